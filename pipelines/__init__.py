@@ -1,0 +1,1 @@
+"""End-to-end pipelines: evidence, presence, rules, tables, quality report, the CLI."""
