@@ -1,0 +1,228 @@
+"""Read source files into DuckDB and validate them against the contract, before any linkage.
+
+Every violation is collected (missing required column, wrong type, unparseable date, code
+outside its vocabulary, duplicate or null ``record_id``, non-positive weight, empty file) and
+raised once as a ``SchemaError`` naming file, column, row and value. Rows are numbered from 1
+for the first data row (a CSV file's header line is not counted).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from schemas.contract import IDENTIFYING, SOURCES, Column, SourceSpec
+from schemas.errors import SchemaError, Violation
+
+log = logging.getLogger("miglink")
+
+EXAMPLES_PER_CHECK = 5
+# values of these columns are never printed, even in an error message
+PERSONAL = frozenset({"person_key", "first_name", "last_name", "first_name_bf", "last_name_bf",
+                      "birth_date", "birth_year"})
+ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """Where a source comes from and how its columns are named there."""
+
+    source: str
+    path: Path
+    columns: Mapping[str, str] = field(default_factory=dict)  # canonical -> name in file
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+
+def discover_sources(directory: Path, overrides: Mapping[str, SourceFile] | None = None
+                     ) -> dict[str, SourceFile]:
+    """Find source files in ``directory`` by file stem (``census.csv``, ...)."""
+    found: dict[str, SourceFile] = {}
+    for name in SOURCES:
+        if overrides and name in overrides:
+            found[name] = overrides[name]
+            continue
+        for suffix in (".parquet", ".csv"):
+            path = directory / f"{name}{suffix}"
+            if path.exists():
+                found[name] = SourceFile(name, path)
+                break
+    return found
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def load_raw(con: Any, source: SourceFile) -> str:
+    """Load a file as text columns into table ``raw_<source>`` with a 1-based ``__row``."""
+    table = f"raw_{source.source}"
+    path = _string(str(source.path))
+    if source.path.suffix == ".csv":
+        reader = f"read_csv({path}, all_varchar = true, header = true)"
+    else:
+        reader = f"read_parquet({path})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __load AS SELECT * FROM {reader}")
+    names = [r[0] for r in con.sql("DESCRIBE __load").fetchall()]
+    rename = {actual: canonical for canonical, actual in source.columns.items()}
+    select = ", ".join(
+        f"CAST({_quote(n)} AS VARCHAR) AS {_quote(rename.get(n, n))}" for n in names
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table} AS "
+        f"SELECT rowid + 1 AS __row, {select} FROM __load"
+    )
+    con.execute("DROP TABLE __load")
+    return table
+
+
+def _value_check(column: Column) -> str | None:
+    """A SQL predicate true where a non-null value breaks the column's type rule."""
+    c = _quote(column.name)
+    if column.type == "date":
+        return (f"NOT regexp_full_match({c}, '{ISO_DATE}') "
+                f"OR TRY_CAST({c} AS DATE) IS NULL")
+    if column.type == "integer":
+        return f"TRY_CAST({c} AS BIGINT) IS NULL"
+    if column.type == "number":
+        check = f"TRY_CAST({c} AS DOUBLE) IS NULL OR NOT isfinite(TRY_CAST({c} AS DOUBLE))"
+        if column.positive:
+            check += f" OR TRY_CAST({c} AS DOUBLE) <= 0"
+        return check
+    if column.type == "country":
+        return f"NOT regexp_full_match({c}, '^[A-Z]{{3}}$')"
+    if column.allowed is not None:
+        return f"{c} NOT IN ({', '.join(_string(a) for a in column.allowed)})"
+    return None
+
+
+def _problem(column: Column) -> str:
+    if column.type == "date":
+        return "not an ISO date YYYY-MM-DD"
+    if column.type == "integer":
+        return "not an integer"
+    if column.type == "number":
+        return "not a positive number" if column.positive else "not a number"
+    if column.type == "country":
+        return "not an ISO 3166-1 alpha-3 country code"
+    return f"not one of {', '.join(column.allowed or ())}"
+
+
+def _examples(con: Any, sql: str) -> list[tuple]:
+    return con.sql(sql).fetchall()
+
+
+def _check_values(con: Any, table: str, file: str, column: Column, present: set[str]
+                  ) -> list[Violation]:
+    out: list[Violation] = []
+    c = _quote(column.name)
+    if column.name not in present:
+        if column.required:
+            out.append(Violation(file, column.name, None, None, "required column is missing"))
+        return out
+    if column.required:
+        rows = _examples(con, f"SELECT __row FROM {table} WHERE {c} IS NULL ORDER BY __row "
+                              f"LIMIT {EXAMPLES_PER_CHECK}")
+        out += [Violation(file, column.name, r[0], None, "required value is missing")
+                for r in rows]
+    check = _value_check(column)
+    if check is not None:
+        rows = _examples(con, f"SELECT __row, {c} FROM {table} WHERE {c} IS NOT NULL "
+                              f"AND ({check}) ORDER BY __row LIMIT {EXAMPLES_PER_CHECK}")
+        withheld = column.name in PERSONAL
+        out += [Violation(file, column.name, r[0], None if withheld else r[1],
+                          _problem(column) + (" (value withheld: personal data)" if withheld
+                                              else ""))
+                for r in rows]
+    return out
+
+
+def _check_key(con: Any, table: str, file: str, key: str) -> list[Violation]:
+    k = _quote(key)
+    out = [Violation(file, key, r[0], None, "record_id is null")
+           for r in _examples(con, f"SELECT __row FROM {table} WHERE {k} IS NULL "
+                                   f"ORDER BY __row LIMIT {EXAMPLES_PER_CHECK}")]
+    dups = _examples(
+        con,
+        f"SELECT __row, {k} FROM (SELECT __row, {k}, count(*) OVER (PARTITION BY {k}) AS n "
+        f"FROM {table} WHERE {k} IS NOT NULL) WHERE n > 1 ORDER BY __row "
+        f"LIMIT {EXAMPLES_PER_CHECK}",
+    )
+    out += [Violation(file, key, r[0], r[1], "duplicate record_id") for r in dups]
+    return out
+
+
+def validate_raw(con: Any, spec: SourceSpec, table: str, file: str) -> list[Violation]:
+    """All violations of one loaded source against its spec."""
+    present = {r[0] for r in con.sql(f"DESCRIBE {table}").fetchall()} - {"__row"}
+    n = con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    if n == 0:
+        return [Violation(file, None, None, None, "the file has no rows")]
+    out: list[Violation] = []
+    for column in spec.columns:
+        out += _check_values(con, table, file, column, present)
+    if spec.key and spec.key in present:
+        out += _check_key(con, table, file, spec.key)
+    if spec.linked and not present.intersection(IDENTIFYING):
+        out.append(Violation(file, None, None, None,
+                             "a linked source needs an identifying column besides record_id "
+                             f"(one of {', '.join(IDENTIFYING)})"))
+    return out
+
+
+def _sql_type(column: Column) -> str:
+    return {"date": "DATE", "integer": "BIGINT", "number": "DOUBLE"}.get(column.type, "VARCHAR")
+
+
+def type_source(con: Any, spec: SourceSpec, raw_table: str) -> str:
+    """Typed table ``src_<source>``: every contract column (null where absent), extras kept."""
+    present = [r[0] for r in con.sql(f"DESCRIBE {raw_table}").fetchall()]
+    canonical = {c.name for c in spec.columns}
+    parts = ["__row"]
+    for column in spec.columns:
+        if column.name in present:
+            parts.append(f"CAST({_quote(column.name)} AS {_sql_type(column)}) "
+                         f"AS {_quote(column.name)}")
+        else:
+            parts.append(f"CAST(NULL AS {_sql_type(column)}) AS {_quote(column.name)}")
+    parts += [_quote(n) for n in present if n not in canonical and n != "__row"]
+    table = f"src_{spec.name}"
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(parts)} FROM {raw_table}")
+    con.execute(f"DROP TABLE {raw_table}")
+    return table
+
+
+def load_and_validate(con: Any, sources: Mapping[str, SourceFile]) -> dict[str, str]:
+    """Load, validate and type every source; raise one SchemaError listing all violations.
+
+    Returns source name -> typed table name.
+    """
+    violations: list[Violation] = []
+    raw: dict[str, str] = {}
+    if "population_register" not in sources and "census" not in sources:
+        violations.append(Violation("(input folder)", None, None, None,
+                                    "a run needs population_register or census"))
+    for name, source in sources.items():
+        try:
+            raw[name] = load_raw(con, source)
+        except Exception as error:  # unreadable file: report it with the others
+            violations.append(Violation(source.label, None, None, None,
+                                        f"cannot be read: {type(error).__name__}: {error}"))
+            continue
+        violations += validate_raw(con, SOURCES[name], raw[name], source.label)
+    if violations:
+        raise SchemaError(violations)
+    typed = {name: type_source(con, SOURCES[name], table) for name, table in raw.items()}
+    for name, table in typed.items():
+        n = con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        log.info("source %s: %d records", name, n)
+    return typed

@@ -1,0 +1,406 @@
+"""``miglink synth``: write every source of the contract and the ground truth.
+
+Same seed, same bytes: one numpy Generator drives everything and rows are written in a
+fixed order (record ids are assigned after a seeded shuffle, so they carry no information).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.rules import RULES, RuleParameters, all_rules_events_sql
+from synthetic.population import Person, World, make_population
+from synthetic.sources import IdentityWriter, _year
+
+log = logging.getLogger("miglink")
+
+DATE_COLUMNS = {
+    "birth_date", "registration_date", "deregistration_date", "end_date", "valid_from",
+    "valid_to", "census_date", "interview_date", "crossing_date", "activity_date",
+    "arrival_date", "departure_date", "event_date", "death_date",
+}
+
+
+def _lag(rng: np.random.Generator, mean: float) -> int:
+    return int(rng.exponential(mean))
+
+
+class SourceBuilder:
+    """Accumulates the records of every source from the true population."""
+
+    def __init__(self, people: list[Person], world: World, rng: np.random.Generator,
+                 secret: bytes):
+        self.people, self.w, self.rng = people, world, rng
+        self.ids = IdentityWriter(rng, world, secret)
+        self.rows: dict[str, list[dict]] = {s: [] for s in (
+            "population_register", "aliens_register", "residence_permits", "census", "survey",
+            "border_crossings", "activity")}
+        self.owner: dict[str, list[int]] = {s: [] for s in self.rows}
+
+    def add(self, source: str, p: Person, own: dict, identity: dict | None = None) -> None:
+        row = dict(identity if identity is not None else self.ids.identity(p, source))
+        row.update(own)
+        row["locality"] = f"L{(p.pid * 31 + len(p.moves)) % 67:02d}"
+        self.rows[source].append(row)
+        self.owner[source].append(p.pid)
+
+    # --- registers and permits -------------------------------------------------------
+    def register(self, p: Person) -> None:
+        rng, w = self.rng, self.w
+        if not p.born_here and not (p.kind in ("immigrant", "early_immigrant")
+                                    and rng.random() < 0.85) \
+                and not (p.kind == "circular" and rng.random() < 0.4):
+            return
+        open_from: int | None = None
+        previous: str | None = None
+        for i, (arrival, departure, origin, dest) in enumerate(p.stays):
+            if open_from is None:
+                at_birth = p.born_here and i == 0
+                open_from = arrival if at_birth else arrival + _lag(rng, 25)
+                previous = None if at_birth else (origin if rng.random() < 0.9 else None)
+            if departure is None:
+                if p.death is not None and i == len(p.stays) - 1:
+                    self._episodes(p, open_from, p.death + int(rng.integers(0, 10)), "death",
+                                   previous, None)
+                else:
+                    self._episodes(p, open_from, None, None, previous, None)
+                return
+            gap = (p.stays[i + 1][0] if i + 1 < len(p.stays) else w.as_of) - departure
+            deregisters = gap > 180 and rng.random() < (0.45 if p.born_here else 0.35)
+            if deregisters:
+                r = rng.random()
+                lag = -int(rng.integers(0, 30)) if r < 0.2 else (
+                    int(rng.integers(0, 60)) if r < 0.7 else int(rng.integers(60, 400)))
+                end = departure + lag
+                if end >= w.as_of:
+                    self._episodes(p, open_from, None, None, previous, None)
+                    return
+                nxt = dest if rng.random() < 0.7 else None
+                self._episodes(p, open_from, max(end, open_from + 1), "emigration", previous,
+                               nxt)
+                open_from = None
+        if open_from is not None:  # never deregistered: the register keeps them (over-coverage)
+            self._episodes(p, open_from, None, None, previous, None)
+
+    def _episodes(self, p: Person, start: int, end: int | None, reason: str | None,
+                  previous: str | None, nxt: str | None) -> None:
+        """One registration, split at internal moves into episodes ended for 'other'."""
+        cuts = [m for m in p.moves if start < m < (end if end is not None else self.w.as_of)]
+        bounds = [start, *cuts]
+        for j, b in enumerate(bounds):
+            last = j == len(bounds) - 1
+            self.add("population_register", p, {
+                "registration_date": b,
+                "deregistration_date": end if last else cuts[j],
+                "deregistration_reason": reason if last else "other",
+                "previous_residence_country": previous if j == 0 else None,
+                "next_residence_country": nxt if last else None,
+            })
+
+    def aliens_and_permits(self, p: Person) -> None:
+        if p.citizenship == self.w.country:
+            return
+        rng, w = self.rng, self.w
+        stays = _merge_short_trips(p.stays)
+        for arrival, departure in stays:
+            end = departure if departure is not None else w.as_of
+            # permits: first issued before travel, renewed for 1-2 years at a time
+            t = arrival - int(rng.integers(0, 30))
+            permanent = False
+            while t < end:
+                length = 365 if rng.random() < 0.5 else 730
+                permanent = p.kind in ("immigrant", "early_immigrant") and \
+                    t - arrival > 5 * 365 and rng.random() < 0.3
+                self.add("residence_permits", p, {
+                    "valid_from": t, "valid_to": None if permanent else t + length,
+                    "permit_type": p.purpose})
+                if permanent:
+                    break
+                t += length
+            if rng.random() < 0.93:
+                registered = arrival + _lag(rng, 15)
+                if departure is not None and rng.random() < 0.5:
+                    end_date = departure + _lag(rng, 20)
+                else:
+                    end_date = None if permanent else max(t, registered + 1)
+                self.add("aliens_register", p, {
+                    "registration_date": registered, "end_date": end_date,
+                    "stay_purpose": p.purpose})
+
+    # --- points: census, survey ------------------------------------------------------
+    def census(self, present: dict[int, tuple[int, str | None]]) -> None:
+        rng, w = self.rng, self.w
+        for pid, (arrival, origin) in present.items():
+            p = self.people[pid]
+            recent = w.census_day - arrival < 365 and not (p.born_here and arrival == p.birth)
+            coverage = 0.97 if p.born_here else (0.72 if recent else 0.91)
+            if rng.random() >= coverage:
+                continue
+            year_of_arrival = None
+            if not p.born_here:
+                year_of_arrival = _year(arrival) + (int(rng.integers(-1, 2))
+                                                   if rng.random() < 0.1 else 0)
+            self.add("census", p, {
+                "census_date": w.census_day,
+                "residence_one_year_ago_country": origin if recent else None,
+                "year_of_arrival": year_of_arrival})
+
+    def survey(self, waves: list[tuple[int, dict[int, tuple[int, str | None]]]]) -> None:
+        rng = self.rng
+        for interview_day, present in waves:
+            pids = [pid for pid in present if rng.random() < 0.012]
+            if not pids:
+                continue
+            base = len(present) / len(pids)
+            for pid in pids:
+                p = self.people[pid]
+                arrival, origin = present[pid]
+                recent = interview_day - arrival < 365 and not p.born_here
+                self.add("survey", p, {
+                    "interview_date": interview_day + int(rng.integers(0, 80)),
+                    "weight": round(base * float(rng.uniform(0.7, 1.3)), 3),
+                    "year_of_arrival": None if p.born_here else _year(arrival),
+                    "previous_residence_country": origin if recent else None})
+
+    # --- crossings and signs of life -------------------------------------------------
+    def crossings(self, p: Person) -> None:
+        rng, w = self.rng, self.w
+        for i, (arrival, departure, _o, _d) in enumerate(p.stays):
+            born_now = p.born_here and i == 0
+            if not born_now and arrival >= w.crossings_start and rng.random() < 0.7:
+                self.add("border_crossings", p, {"crossing_date": arrival, "direction": "in"})
+            if departure is not None and departure >= w.crossings_start and rng.random() < 0.7:
+                self.add("border_crossings", p, {"crossing_date": departure, "direction": "out"})
+
+    def activity(self) -> pd.DataFrame:
+        """Signs of life, drawn for everyone at once (irregular: Poisson per person).
+
+        Each person has one identity in the tax and health systems, repeated on every record;
+        1% of records are keyed in again with fresh errors.
+        """
+        rng, w = self.rng, self.w
+        pids, starts, lengths, rates = [], [], [], []
+        for p in self.people:
+            for arrival, departure, _o, _d in p.stays:
+                start = max(arrival, w.evidence_start, p.birth + 30)
+                end = min(departure if departure is not None else w.as_of + 1, w.as_of + 1)
+                if end > start:
+                    pids.append(p.pid)
+                    starts.append(start)
+                    lengths.append(end - start)
+                    rates.append(p.activity_rate)
+        lengths_a = np.asarray(lengths)
+        counts = rng.poisson(np.asarray(rates) * lengths_a / 365.25)
+        owner = np.repeat(np.asarray(pids), counts)
+        dates = np.repeat(np.asarray(starts), counts) + np.floor(
+            rng.random(owner.size) * np.repeat(lengths_a, counts)).astype(np.int64)
+        identities = pd.DataFrame([self.ids.identity(p, "activity") for p in self.people])
+        rekeyed = np.flatnonzero(rng.random(owner.size) < 0.01)
+        fresh = pd.DataFrame([self.ids.identity(self.people[int(owner[i])], "activity")
+                              for i in rekeyed])
+        # rows 0..P-1 are each person's usual identity, P.. the rekeyed records' identities
+        source_row = owner.copy()
+        source_row[rekeyed] = len(self.people) + np.arange(rekeyed.size)
+        frame = pd.concat([identities, fresh], ignore_index=True).iloc[source_row]
+        frame = frame.reset_index(drop=True)
+        frame["activity_date"] = dates
+        frame["activity_type"] = np.asarray(["tax", "health", "insurance", "school"])[
+            rng.integers(0, 4, owner.size)]
+        frame["locality"] = [f"L{(int(o) * 31) % 67:02d}" for o in owner]
+        order = np.lexsort((dates, owner))
+        self.activity_owner = owner[order]
+        return frame.iloc[order].reset_index(drop=True)
+
+
+def _merge_short_trips(stays: list[list]) -> list[tuple[int, int | None]]:
+    """Stays as a foreigner's registration sees them: trips under 60 days do not end them."""
+    merged: list[list] = []
+    for arrival, departure, _o, _d in stays:
+        if merged and merged[-1][1] is not None and arrival - merged[-1][1] < 60:
+            merged[-1][1] = departure
+        else:
+            merged.append([arrival, departure])
+    return [(a, d) for a, d in merged]
+
+
+class StayIndex:
+    """All true stays as flat arrays, to ask who was present on a day."""
+
+    def __init__(self, people: list[Person]):
+        rows = [(p.pid, a, d if d is not None else (p.death or 10**7), o)
+                for p in people for a, d, o, _t in p.stays]
+        self.pid = np.asarray([r[0] for r in rows])
+        self.arrival = np.asarray([r[1] for r in rows])
+        self.departure = np.asarray([r[2] for r in rows])
+        self.origin = [r[3] for r in rows]
+
+    def present_on(self, when: int) -> dict[int, tuple[int, str | None]]:
+        hits = np.flatnonzero((self.arrival <= when) & (self.departure > when))
+        return {int(self.pid[i]): (int(self.arrival[i]), self.origin[i]) for i in hits}
+
+
+def _record_table(rows: pd.DataFrame, prefix: str, rng: np.random.Generator
+                  ) -> tuple[pd.DataFrame, np.ndarray]:
+    order = rng.permutation(len(rows))
+    frame = rows.iloc[order].reset_index(drop=True)
+    frame.insert(0, "record_id", [f"{prefix}{i + 1:08d}" for i in range(len(rows))])
+    return frame, order
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fields = []
+    for f in table.schema:
+        if f.name in DATE_COLUMNS:
+            fields.append(pa.field(f.name, pa.date32()))
+        elif f.name in ("birth_year", "year_of_arrival", "year", "count"):
+            fields.append(pa.field(f.name, pa.int64()))
+        elif pa.types.is_null(f.type):
+            fields.append(pa.field(f.name, pa.string()))
+        else:
+            fields.append(f)
+    arrays = []
+    for f, col in zip(fields, table.columns, strict=True):
+        if f.type == pa.date32() and col.type != pa.date32():
+            values = pd.to_numeric(col.to_pandas(), errors="coerce")
+            mask = values.isna().to_numpy()
+            ints = values.fillna(0).to_numpy().astype(np.int32)
+            arrays.append(pa.array(ints, mask=mask, type=pa.int32()).cast(pa.date32()))
+        else:
+            arrays.append(col.cast(f.type))
+    pq.write_table(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), path)
+
+
+PREFIX = {"population_register": "PR", "aliens_register": "AR", "residence_permits": "RP",
+          "census": "CE", "survey": "SV", "border_crossings": "BC", "activity": "AC"}
+
+
+def synthesise(n: int, seed: int, out: Path, world: World | None = None) -> dict[str, int]:
+    """Write every source and ``truth/`` for ``n`` persons into ``out``; return row counts."""
+    started = time.perf_counter()
+    w = world or World()
+    rng = np.random.default_rng(seed)
+    secret = hashlib.sha256(f"miglink-synth-{seed}".encode()).digest()
+    people = make_population(n, rng, w)
+    log.info("population: %d persons (%.1f s)", n, time.perf_counter() - started)
+    b = SourceBuilder(people, w, rng, secret)
+    for p in people:
+        b.register(p)
+        b.aliens_and_permits(p)
+        b.crossings(p)
+    activity = b.activity()
+    index = StayIndex(people)
+    b.census(index.present_on(w.census_day))
+    waves = []
+    for year in range(2015, 2026):
+        for quarter in range(4):
+            when = (np.datetime64(f"{year}-01-01") + np.timedelta64(91 * quarter, "D")
+                    ).astype(int)
+            if when + 80 < w.as_of:
+                waves.append((int(when), index.present_on(int(when))))
+    b.survey(waves)
+    log.info("sources drawn (%.1f s)", time.perf_counter() - started)
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "truth").mkdir(exist_ok=True)
+    counts, record_person = {}, []
+    for source, rows in b.rows.items():
+        if source == "activity":
+            frame, order = _record_table(activity, PREFIX[source], rng)
+            owners = b.activity_owner[order]
+        else:
+            frame, order = _record_table(pd.DataFrame(rows), PREFIX[source], rng)
+            owners = np.asarray(b.owner[source])[order]
+        _write(frame, out / f"{source}.parquet")
+        record_person.append(pd.DataFrame({"source": source, "record_id": frame["record_id"],
+                                           "true_person_id": owners}))
+        counts[source] = len(frame)
+    (out / "country.txt").write_text(w.country + "\n")
+    truth_events = _write_truth(people, w, out, pd.concat(record_person, ignore_index=True))
+    mirror = _mirror_flows(people, truth_events, w, rng)
+    _write(mirror, out / "mirror_flows.parquet")
+    counts["mirror_flows"] = len(mirror)
+    log.info("synth written to %s (%.1f s)", out, time.perf_counter() - started)
+    return counts
+
+
+def _write_truth(people: list[Person], w: World, out: Path, record_person: pd.DataFrame
+                 ) -> pd.DataFrame:
+    _write(record_person, out / "truth" / "record_person.parquet")
+    persons = pd.DataFrame({
+        "true_person_id": [p.pid for p in people],
+        "birth_date": [p.birth for p in people],
+        "born_in_country": [p.born_here for p in people],
+        "death_date": [p.death for p in people],
+        "kind": [p.kind for p in people],
+    })
+    _write(persons, out / "truth" / "persons.parquet")
+    stays = pd.DataFrame(
+        [(p.pid, a, p.death if (d is None and p.death is not None) else d, o, t)
+         for p in people for a, d, o, t in p.stays],
+        columns=["true_person_id", "arrival_date", "departure_date", "origin_country",
+                 "destination_country"])
+    _write(stays, out / "truth" / "presence.parquet")
+    events = true_events(people, w)
+    _write(events, out / "truth" / "events.parquet")
+    return events
+
+
+def true_events(people: list[Person], w: World) -> pd.DataFrame:
+    """The true events under each rule, from true presence, censored at the as-of date."""
+    con = duckdb.connect()
+    presence = pd.DataFrame(
+        [(p.pid, a, d) for p in people for a, d, _o, _t in p.stays if a < w.as_of],
+        columns=["person_id", "arrival", "departure"])
+    presence["departure"] = presence["departure"].astype("Int64")
+    presence.loc[presence["departure"] >= w.as_of, "departure"] = pd.NA
+    observed = pd.DataFrame({
+        "person_id": [p.pid for p in people],
+        "resident_at_start": [p.born_here for p in people],
+        "observation_end": [min(w.as_of, p.death) if p.death else w.as_of for p in people],
+        "alive": [p.death is None for p in people],
+    })
+    con.register("presence", presence)
+    con.register("observed", observed)
+    events = con.sql(
+        f"SELECT person_id AS true_person_id, rule, event_type, event_day AS event_date, status "
+        f"FROM ({all_rules_events_sql(RULES, RuleParameters())}) "
+        f"ORDER BY true_person_id, rule, event_date").df()
+    return events
+
+
+def _mirror_flows(people: list[Person], events: pd.DataFrame, w: World,
+                  rng: np.random.Generator) -> pd.DataFrame:
+    """Partner countries' reported flows with us: their own coverage and noise."""
+    by_pid = {p.pid: p for p in people}
+    confirmed = events[(events["rule"] == "continuous_12") & (events["status"] == "confirmed")]
+    cells: dict[tuple, int] = {}
+    for pid, event_type, d in confirmed[["true_person_id", "event_type", "event_date"]
+                                        ].itertuples(index=False):
+        p = by_pid[int(pid)]
+        stay = next(s for s in p.stays if s[0] == d or s[1] == d)
+        partner = stay[2] if event_type == "immigration" else stay[3]
+        if partner is None:
+            continue
+        year = _year(int(d))
+        if year < 2015 or year > 2024:
+            continue
+        # our immigration is the partner's emigration and the other way round
+        flow = "emigration" if event_type == "immigration" else "immigration"
+        key = (partner, year, flow, p.sex)
+        cells[key] = cells.get(key, 0) + 1
+    coverage = {c: float(rng.uniform(0.55, 1.1)) for c in sorted({k[0] for k in cells})}
+    rows = [{"reporting_country": partner, "partner_country": w.country, "year": year,
+             "flow": flow, "citizenship": None, "sex": sex,
+             "count": int(rng.poisson(n * coverage[partner]))}
+            for (partner, year, flow, sex), n in sorted(cells.items())]
+    return pd.DataFrame(rows)

@@ -1,0 +1,241 @@
+"""The synthetic population: who lives here, when, and what the truth is.
+
+Each person has an identity and a list of true stays ``[arrival, departure)`` in the country
+(days since 1970-01-01; departure None = still present at the as-of date). Kinds of people:
+natives who never leave, native emigrants (some return, some leave for a few months only),
+long-term immigrants of many citizenships and stay purposes, temporary movers, circular
+migrants, and people present since long before the window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from synthetic.names import CYRILLIC_POOLS, POOLS
+
+
+def day(y: int, m: int = 1, d: int = 1) -> int:
+    return (dt.date(y, m, d) - dt.date(1970, 1, 1)).days
+
+
+@dataclass(frozen=True)
+class World:
+    """Calendar and country of a synthetic run."""
+
+    country: str = "KAZ"
+    evidence_start: int = day(2015, 1, 1)  # signs of life and surveys observed from here
+    crossings_start: int = day(2015, 1, 1)
+    census_day: int = day(2021, 10, 1)
+    as_of: int = day(2025, 6, 30)
+
+
+# citizenship -> (name pool, weight among immigrants, stay purposes with weights)
+ORIGINS = {
+    "RUS": ("russian", 0.24), "UZB": ("central_asian", 0.18), "UKR": ("ukrainian", 0.10),
+    "KGZ": ("central_asian", 0.08), "TJK": ("central_asian", 0.05), "CHN": ("chinese", 0.12),
+    "TUR": ("turkish", 0.09), "DEU": ("german", 0.05), "IND": ("indian", 0.05),
+    "BLR": ("russian", 0.04),
+}
+PURPOSES = ("work", "study", "family", "protection", "other")
+PURPOSE_WEIGHTS = (0.5, 0.15, 0.22, 0.05, 0.08)
+PASSPORT_SCHEMES = {"ukrainian": ("ukr2010", "icao"), "kazakh": ("icao", "mvd1997", "kazlat2021")}
+DEFAULT_SCHEMES = ("icao", "mvd1997", "bgn")
+
+
+@dataclass
+class Person:
+    pid: int
+    kind: str
+    sex: str
+    birth: int
+    citizenship: str
+    country_of_birth: str
+    pool: str
+    first_name: str  # original script
+    last_name: str
+    passport_scheme: str
+    has_national_number: bool
+    purpose: str | None
+    stays: list[list] = field(default_factory=list)  # [arrival, departure|None, origin, dest]
+    death: int | None = None
+    activity_rate: float = 4.0
+    moves: list[int] = field(default_factory=list)  # internal moves (register re-registration)
+
+    @property
+    def born_here(self) -> bool:
+        return self.kind in ("native", "native_emigrant")
+
+    @property
+    def cyrillic(self) -> bool:
+        return self.pool in CYRILLIC_POOLS
+
+
+@lru_cache(maxsize=None)
+def _cumulative(weights: tuple[float, ...]) -> np.ndarray:
+    w = np.asarray(weights, dtype=float)
+    return np.cumsum(w / w.sum())
+
+
+def pick(rng: np.random.Generator, weights: tuple[float, ...]) -> int:
+    """Index drawn with the given weights (fast: cached cumulative table)."""
+    return min(int(np.searchsorted(_cumulative(weights), rng.random(), side="right")),
+               len(weights) - 1)
+
+
+@lru_cache(maxsize=None)
+def _zipf(n: int) -> tuple[float, ...]:
+    return tuple(float(x) for x in 1.0 / np.arange(1, n + 1) ** 0.9)
+
+
+def _zipf_choice(rng: np.random.Generator, n: int) -> int:
+    return pick(rng, _zipf(n))
+
+
+def _name(rng: np.random.Generator, pool: str, sex: str) -> tuple[str, str]:
+    male, female, surnames = POOLS[pool]
+    firsts = male if sex == "M" else female
+    first = firsts[_zipf_choice(rng, len(firsts))]
+    pair = surnames[_zipf_choice(rng, len(surnames))]
+    return first, pair[0] if sex == "M" else pair[1]
+
+
+KINDS = ("native", "native_emigrant", "immigrant", "early_immigrant", "temporary", "circular")
+KIND_WEIGHTS = (0.63, 0.10, 0.13, 0.06, 0.05, 0.03)
+
+
+ORIGIN_CODES = tuple(ORIGINS)
+ORIGIN_WEIGHTS = tuple(w for _, w in ORIGINS.values())
+
+
+def _destination(rng: np.random.Generator) -> str:
+    return ORIGIN_CODES[pick(rng, ORIGIN_WEIGHTS)]
+
+
+def _stays_for(rng: np.random.Generator, kind: str, birth: int, origin: str, w: World
+               ) -> list[list]:
+    """True stays of one person, by kind."""
+    here = w.country
+    if kind == "native":
+        return [[birth, None, None, None]]
+    if kind == "native_emigrant":
+        leave = max(birth + 18 * 365, int(rng.integers(day(2008), w.as_of - 30)))
+        if leave >= w.as_of:
+            return [[birth, None, None, None]]
+        dest = _destination(rng)
+        stays = [[birth, leave, None, dest]]
+        r = rng.random()
+        if r < 0.25:  # a few months abroad only
+            back = leave + int(rng.integers(30, 300))
+        elif r < 0.45:  # returns after a few years
+            back = leave + int(rng.integers(400, 2200))
+        else:
+            back = None
+        if back is not None and back < w.as_of:
+            stays.append([back, None, dest, None])
+        return stays
+    if kind in ("immigrant", "early_immigrant"):
+        if kind == "early_immigrant":
+            arrive = int(rng.integers(day(1992), day(2010)))
+        else:
+            arrive = int(rng.integers(day(2009), w.as_of - 10))
+        arrive = max(arrive, birth)
+        leave = None
+        if rng.random() < 0.35:
+            leave = arrive + int(rng.integers(400, 3000))
+            if leave >= w.as_of:
+                leave = None
+        return [[arrive, leave, origin, origin if leave else None]]
+    if kind == "temporary":
+        stays, t = [], int(rng.integers(day(2012), w.as_of - 60))
+        for _ in range(int(rng.integers(1, 3))):
+            length = int(rng.integers(95, 330))
+            stays.append([max(t, birth), t + length if t + length < w.as_of else None,
+                          origin, origin])
+            t += length + int(rng.integers(200, 900))
+            if t >= w.as_of or stays[-1][1] is None:
+                break
+        return stays
+    # circular: alternating stays and absences of 12-24 months
+    stays, t = [], int(rng.integers(day(2006), day(2013)))
+    while t < w.as_of:
+        length = int(rng.integers(370, 730))
+        stays.append([max(t, birth), t + length if t + length < w.as_of else None, origin, origin])
+        t += length + int(rng.integers(380, 700))
+    return stays
+
+
+def _holidays(rng: np.random.Generator, stays: list[list], w: World) -> list[list]:
+    """Split stays with short trips abroad (5-40 days): real crossings, no migration."""
+    out = []
+    for arrival, departure, origin, dest in stays:
+        end = departure if departure is not None else w.as_of
+        t = max(arrival, w.crossings_start - 400) + int(rng.exponential(900))
+        current = [arrival, None, origin, None]
+        while t < end - 60:
+            trip = int(rng.integers(5, 41))
+            if t - current[0] > 30 and t + trip < end - 30:
+                current[1] = t
+                current[3] = "TUR" if rng.random() < 0.5 else "ARE"
+                out.append(current)
+                current = [t + trip, None, current[3], None]
+            t += trip + int(rng.exponential(900))
+        current[1], current[3] = departure, dest
+        out.append(current)
+    return out
+
+
+def make_population(n: int, rng: np.random.Generator, w: World) -> list[Person]:
+    """Draw ``n`` persons with identities and true stays."""
+    people = []
+    kinds = rng.choice(len(KINDS), size=n, p=np.array(KIND_WEIGHTS))
+    for pid in range(n):
+        kind = KINDS[int(kinds[pid])]
+        sex = "M" if rng.random() < 0.5 else "F"
+        if kind in ("native", "native_emigrant"):
+            cit = cob = w.country
+            pool = "kazakh" if rng.random() < 0.6 else "russian"
+            birth = int(rng.integers(day(1935), w.as_of - 1)) if kind == "native" else \
+                int(rng.integers(day(1950), day(2004)))
+        else:
+            cit = _destination(rng)
+            cob = cit if rng.random() < 0.95 else _destination(rng)
+            pool = ORIGINS[cit][0]
+            birth = int(rng.integers(day(1950), day(2006)))
+        first, last = _name(rng, pool, sex)
+        schemes = PASSPORT_SCHEMES.get(pool, DEFAULT_SCHEMES)
+        scheme = schemes[int(rng.integers(len(schemes)))]
+        purpose = None if cit == w.country else PURPOSES[
+            pick(rng, PURPOSE_WEIGHTS)]
+        stays = _stays_for(rng, kind, birth, cit, w)
+        if rng.random() < 0.35:
+            stays = _holidays(rng, stays, w)
+        long_stay = kind in ("early_immigrant",) or (kind == "immigrant" and rng.random() < 0.4)
+        person = Person(pid, kind, sex, birth, cit, cob, pool, first, last, scheme,
+                        has_national_number=kind in ("native", "native_emigrant") or long_stay,
+                        purpose=purpose, stays=stays)
+        # signs of life: most people several a year, some rarely
+        person.activity_rate = (0.7, 2.0, 4.0, 8.0)[pick(rng, (0.04, 0.3, 0.4, 0.26))]
+        if birth < day(1950) and rng.random() < 0.25:
+            _die(rng, person, w)
+        person.moves = sorted(int(x) for x in rng.integers(day(1995), w.as_of, size=pick(rng, (0.7, 0.22, 0.08))))
+        people.append(person)
+    return people
+
+
+def _die(rng: np.random.Generator, person: Person, w: World) -> None:
+    death = int(rng.integers(day(2012), w.as_of))
+    kept = []
+    for stay in person.stays:
+        if stay[0] >= death:
+            break
+        if stay[1] is None or stay[1] > death:
+            stay = [stay[0], None, stay[2], None]
+            kept.append(stay)
+            person.death = death
+            break
+        kept.append(stay)
+    person.stays = kept
