@@ -1,0 +1,1 @@
+"""The linkage engine: loading, standardising, linking, clustering, evaluating."""

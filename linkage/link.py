@@ -1,0 +1,260 @@
+"""Link every source into persons: identity profiles, a Splink model, clusters.
+
+1. **Identity records**: the identity columns of every linked source, one table.
+2. **Standard names**: each distinct name is standardised once (``linkage.names``) and joined
+   back, so the Python work grows with the number of distinct names, not of records.
+3. **Identity profiles**: records whose identity is complete (a ``person_key``, or both names
+   and a full birth date) and identical after standardisation are one profile. A person's
+   forty tax records become one profile; linkage then scores profiles, not records.
+4. **Model**: Splink on the profiles, trained without labels: the prior from deterministic
+   rules, u by random sampling, m by EM on two blocking rules.
+5. **Clusters**: connected components of links at ``threshold``; one cluster, one person.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from splink import DuckDBAPI, Linker
+
+from linkage import model
+from linkage.names import has_cyrillic, name_skeleton, standard_name, surname_stem
+from pipelines.sql import create_table, run_stage
+from schemas.contract import SOURCES
+
+log = logging.getLogger("miglink")
+
+IDENTITY = ("person_key", "first_name", "last_name", "birth_date", "birth_year", "sex",
+            "citizenship", "country_of_birth")
+
+
+@dataclass(frozen=True)
+class LinkageSettings:
+    """Parameters of the linkage stage."""
+
+    threshold: float = 0.99  # match probability at which two profiles are the same person
+    score_floor: float = 0.01  # pairs scored below this are not kept (error estimates use p)
+    u_max_pairs: float = 3e6
+    em_max_pairs: float = 5e6
+    seed: int = 42
+
+
+@dataclass
+class LinkageResult:
+    records: int
+    profiles: int
+    scored_pairs: int
+    links: int
+    persons: int
+    model_json: dict[str, Any]
+    seconds: float
+
+
+def identity_records_sql(typed: dict[str, str]) -> str:
+    parts = []
+    for source, table in typed.items():
+        if not SOURCES[source].linked:
+            continue
+        cols = ", ".join(IDENTITY)
+        parts.append(f"SELECT '{source}' AS source, record_id, {cols} FROM {table}")
+    return "\nUNION ALL\n".join(parts)
+
+
+def standardise_names(con: Any) -> None:
+    """Table ``name_forms``: every distinct name with its standard, skeleton and stem forms."""
+    names = [r[0] for r in con.sql(
+        "SELECT DISTINCT first_name FROM identity_records WHERE first_name IS NOT NULL "
+        "UNION SELECT DISTINCT last_name FROM identity_records WHERE last_name IS NOT NULL"
+    ).fetchall()]
+    forms = pd.DataFrame({
+        "name": names,
+        "std": [standard_name(n) for n in names],
+        "skel": [name_skeleton(n) for n in names],
+        "stem": [surname_stem(n) for n in names],
+        "cyrillic": [has_cyrillic(n) for n in names],
+    })
+    con.register("name_forms_df", forms)
+    create_table(con, "standardise names", "name_forms", "SELECT * FROM name_forms_df")
+    con.unregister("name_forms_df")
+
+
+_PROFILE_KEY = """
+CASE WHEN person_key IS NOT NULL
+       OR (first_std IS NOT NULL AND last_std IS NOT NULL AND birth_date IS NOT NULL)
+     THEN concat_ws('|', coalesce(person_key, ''), coalesce(first_std, ''),
+                    coalesce(last_std, ''), coalesce(CAST(birth_date AS VARCHAR), ''),
+                    coalesce(CAST(birth_year AS VARCHAR), ''), coalesce(sex, ''),
+                    coalesce(citizenship, ''), coalesce(country_of_birth, ''))
+     ELSE 'record|' || source || '|' || record_id END
+"""
+
+
+def build_profiles(con: Any) -> int:
+    create_table(con, "standard identities", "identity_std", """
+        SELECT r.*, f.std AS first_std, f.skel AS first_skel,
+               l.std AS last_std, l.skel AS last_skel, l.stem AS last_stem,
+               coalesce(f.cyrillic, l.cyrillic, FALSE) AS cyrillic_script,
+               coalesce(year(r.birth_date), r.birth_year) AS birth_year_any
+        FROM identity_records AS r
+        LEFT JOIN name_forms AS f ON f.name = r.first_name
+        LEFT JOIN name_forms AS l ON l.name = r.last_name""")
+    create_table(con, "identity profiles", "record_profile", f"""
+        SELECT source, record_id, dense_rank() OVER (ORDER BY profile_key) AS unique_id
+        FROM (SELECT source, record_id, {_PROFILE_KEY} AS profile_key FROM identity_std)""")
+    create_table(con, "identity profiles", "profiles", """
+        SELECT p.unique_id,
+               any_value(i.person_key) AS person_key,
+               any_value(i.first_std) AS first_std, any_value(i.first_skel) AS first_skel,
+               any_value(i.last_std) AS last_std, any_value(i.last_skel) AS last_skel,
+               any_value(i.last_stem) AS last_stem,
+               any_value(i.birth_date) AS birth_date, any_value(i.birth_year_any) AS birth_year_any,
+               any_value(i.sex) AS sex, any_value(i.citizenship) AS citizenship,
+               any_value(i.country_of_birth) AS country_of_birth,
+               min(i.source || '|' || i.record_id) AS representative,
+               count(*) AS n_records
+        FROM record_profile AS p JOIN identity_std AS i USING (source, record_id)
+        GROUP BY p.unique_id""")
+    return int(con.sql("SELECT count(*) FROM profiles").fetchall()[0][0])
+
+
+UNSEEN_LEVEL_M = 0.002
+
+
+def regularise_m(model_json: dict[str, Any]) -> dict[str, Any]:
+    """Give levels that EM never saw a small m probability, then renormalise.
+
+    A level unseen among training pairs (a rare kind of disagreement) would otherwise keep
+    Splink's default and could carry an arbitrary weight.
+    """
+    for comparison in model_json["comparisons"]:
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        for level in levels:
+            if level.get("m_probability") is None:
+                level["m_probability"] = UNSEEN_LEVEL_M
+        total = sum(level["m_probability"] for level in levels)
+        for level in levels:
+            level["m_probability"] /= total
+    return model_json
+
+
+def train_and_score(con: Any, settings: LinkageSettings) -> tuple[str, dict[str, Any]]:
+    """Fit the model on the profiles without labels and score blocked pairs."""
+    available = {r[0] for r in con.sql(
+        "SELECT column_name FROM (DESCRIBE profiles)").fetchall()}
+    non_null = {c for c in available if c != "unique_id" and con.sql(
+        f'SELECT count("{c}") FROM profiles').fetchall()[0][0] > 0}
+    db_api = DuckDBAPI(connection=con)
+    frame = db_api.register("profiles", dataset_display_name="profiles")
+    linker = Linker(frame, model.settings(non_null), log_level=logging.WARNING)
+    rules = [r for r in model.DETERMINISTIC_RULES]
+    linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
+    linker.training.estimate_u_using_random_sampling(max_pairs=settings.u_max_pairs,
+                                                     seed=settings.seed)
+    for rule in model.TRAINING_BLOCKING:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, max_pairs=settings.em_max_pairs, record_sample_proportion=1.0)
+    trained = regularise_m(linker.misc.save_model_to_json(out_path=None, overwrite=True))
+    linker = Linker(frame, trained, log_level=logging.WARNING)
+    predictions = linker.inference.predict(threshold_match_probability=settings.score_floor)
+    run_stage(con, "score pairs", f"CREATE OR REPLACE TABLE scored_pairs AS SELECT "
+              f"unique_id_l, unique_id_r, match_weight, match_probability "
+              f"FROM {predictions.physical_name}")
+    return "scored_pairs", linker.misc.save_model_to_json(out_path=None, overwrite=True)
+
+
+def connected_components(con: Any, threshold: float) -> None:
+    """Table ``profile_cluster``: each profile's cluster, by label propagation in SQL.
+
+    Iterates min-label propagation over links at or above ``threshold`` until stable;
+    the number of rounds grows with the diameter of the largest cluster (small here).
+    """
+    create_table(con, "clusters", "edges", f"""
+        SELECT unique_id_l AS a, unique_id_r AS b FROM scored_pairs
+        WHERE match_probability >= {float(threshold)!r}
+        UNION ALL
+        SELECT unique_id_r, unique_id_l FROM scored_pairs
+        WHERE match_probability >= {float(threshold)!r}""")
+    create_table(con, "clusters", "profile_cluster",
+                 "SELECT unique_id, unique_id AS cluster FROM profiles")
+    for _ in range(100):
+        create_table(con, "clusters", "next_cluster", """
+            SELECT c.unique_id, least(c.cluster, coalesce(min(n.cluster), c.cluster)) AS cluster
+            FROM profile_cluster AS c
+            LEFT JOIN edges AS e ON e.a = c.unique_id
+            LEFT JOIN profile_cluster AS n ON n.unique_id = e.b
+            GROUP BY c.unique_id, c.cluster""")
+        changed = con.sql("SELECT count(*) FROM next_cluster AS n JOIN profile_cluster AS c "
+                          "USING (unique_id) WHERE n.cluster <> c.cluster").fetchall()[0][0]
+        run_stage(con, "clusters", "DROP TABLE profile_cluster")
+        run_stage(con, "clusters", "ALTER TABLE next_cluster RENAME TO profile_cluster")
+        if changed == 0:
+            return
+    raise RuntimeError("connected components did not converge in 100 rounds")
+
+
+def person_tables(con: Any) -> None:
+    """``person_records``, ``persons`` and ``links`` from the clusters."""
+    create_table(con, "persons", "cluster_person", """
+        SELECT cluster, 'P' || lpad(CAST(row_number() OVER (ORDER BY first_record) AS VARCHAR),
+                                    8, '0') AS person_id
+        FROM (SELECT c.cluster, min(p.representative) AS first_record
+              FROM profile_cluster AS c JOIN profiles AS p USING (unique_id)
+              GROUP BY c.cluster)""")
+    create_table(con, "persons", "person_records", """
+        SELECT cp.person_id, rp.source, rp.record_id
+        FROM record_profile AS rp
+        JOIN profile_cluster AS pc USING (unique_id)
+        JOIN cluster_person AS cp USING (cluster)""")
+    # attributes: the most frequent value among a person's records (registers first on ties)
+    create_table(con, "persons", "persons", """
+        WITH attrs AS (
+            SELECT pr.person_id, i.source, i.sex, i.citizenship, i.country_of_birth,
+                   i.birth_date, i.birth_year_any
+            FROM person_records AS pr JOIN identity_std AS i USING (source, record_id)
+        )
+        SELECT person_id,
+               mode(sex) AS sex,
+               mode(birth_year_any) AS birth_year,
+               mode(birth_date) AS birth_date,
+               mode(citizenship) AS citizenship,
+               mode(country_of_birth) AS country_of_birth
+        FROM attrs GROUP BY person_id""")
+    create_table(con, "links", "links", """
+        SELECT split_part(l.representative, '|', 1) AS source_l,
+               split_part(l.representative, '|', 2) AS record_id_l,
+               split_part(r.representative, '|', 1) AS source_r,
+               split_part(r.representative, '|', 2) AS record_id_r,
+               s.match_weight, s.match_probability
+        FROM scored_pairs AS s
+        JOIN profiles AS l ON l.unique_id = s.unique_id_l
+        JOIN profiles AS r ON r.unique_id = s.unique_id_r""")
+
+
+def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
+                 model_path: Path | None = None) -> LinkageResult:
+    """Run the whole linkage stage on validated source tables."""
+    started = time.perf_counter()
+    create_table(con, "identity records", "identity_records", identity_records_sql(typed))
+    records = int(con.sql("SELECT count(*) FROM identity_records").fetchall()[0][0])
+    standardise_names(con)
+    profiles = build_profiles(con)
+    log.info("linkage: %d records in %d identity profiles", records, profiles)
+    _, model_json = train_and_score(con, settings)
+    scored = int(con.sql("SELECT count(*) FROM scored_pairs").fetchall()[0][0])
+    log.info("linkage: %d scored pairs (%.0f s)", scored, time.perf_counter() - started)
+    connected_components(con, settings.threshold)
+    person_tables(con)
+    if model_path is not None:
+        model_path.write_text(json.dumps(model_json, indent=1))
+    links = int(con.sql(f"SELECT count(*) FROM scored_pairs WHERE match_probability >= "
+                        f"{settings.threshold!r}").fetchall()[0][0])
+    persons = int(con.sql("SELECT count(*) FROM persons").fetchall()[0][0])
+    log.info("linkage: %d links at p >= %.2f, %d persons", links, settings.threshold, persons)
+    return LinkageResult(records, profiles, scored, links, persons, model_json,
+                         time.perf_counter() - started)
