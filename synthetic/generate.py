@@ -94,6 +94,10 @@ class SourceBuilder:
     def _episodes(self, p: Person, start: int, end: int | None, reason: str | None,
                   previous: str | None, nxt: str | None) -> None:
         """One registration, split at internal moves into episodes ended for 'other'."""
+        if start > self.w.as_of:  # registered after the end of observation: not seen yet
+            return
+        if end is not None and end > self.w.as_of:
+            end, reason, nxt = None, None, None
         cuts = [m for m in p.moves if start < m < (end if end is not None else self.w.as_of)]
         bounds = [start, *cuts]
         for j, b in enumerate(bounds):
@@ -126,10 +130,11 @@ class SourceBuilder:
                 if permanent:
                     break
                 t += length
-            if rng.random() < 0.93:
-                registered = arrival + _lag(rng, 15)
-                if departure is not None and rng.random() < 0.5:
-                    end_date = departure + _lag(rng, 20)
+            registered = arrival + _lag(rng, 15)
+            if rng.random() < 0.93 and registered <= w.as_of:
+                if departure is not None and rng.random() < 0.5 and \
+                        departure + 20 < w.as_of:
+                    end_date = min(departure + _lag(rng, 20), w.as_of)
                 else:
                     end_date = None if permanent else max(t, registered + 1)
                 self.add("aliens_register", p, {
@@ -198,11 +203,26 @@ class SourceBuilder:
                     starts.append(start)
                     lengths.append(end - start)
                     rates.append(p.activity_rate)
-        lengths_a = np.asarray(lengths)
+        lengths_a, starts_a, pids_a = np.asarray(lengths), np.asarray(starts), np.asarray(pids)
+        # irregular contacts (health, insurance): Poisson at the person's rate
         counts = rng.poisson(np.asarray(rates) * lengths_a / 365.25)
-        owner = np.repeat(np.asarray(pids), counts)
-        dates = np.repeat(np.asarray(starts), counts) + np.floor(
+        owner = np.repeat(pids_a, counts)
+        dates = np.repeat(starts_a, counts) + np.floor(
             rng.random(owner.size) * np.repeat(lengths_a, counts)).astype(np.int64)
+        # a yearly record (tax return, school year, pension review) for most people, on a
+        # day of the year of their own with a few weeks' jitter
+        yearly = np.asarray([p.yearly_record_day for p in self.people])[pids_a]
+        has_yearly = yearly >= 0
+        n_years = np.where(has_yearly, lengths_a // 365 + 2, 0)
+        y_owner = np.repeat(pids_a, n_years)
+        index = np.arange(y_owner.size) - np.repeat(np.cumsum(n_years) - n_years, n_years)
+        start_year = (starts_a - (starts_a % 365))  # a fixed grid per stay
+        y_dates = (np.repeat(start_year + yearly.clip(0), n_years) + index * 365
+                   + rng.normal(0, 15, y_owner.size).astype(np.int64))
+        keep = (y_dates >= np.repeat(starts_a, n_years)) & (
+            y_dates < np.repeat(starts_a + lengths_a, n_years))
+        owner = np.concatenate([owner, y_owner[keep]])
+        dates = np.concatenate([dates, y_dates[keep]])
         identities = pd.DataFrame([self.ids.identity(p, "activity") for p in self.people])
         rekeyed = np.flatnonzero(rng.random(owner.size) < 0.01)
         fresh = pd.DataFrame([self.ids.identity(self.people[int(owner[i])], "activity")

@@ -63,6 +63,7 @@ class Person:
     stays: list[list] = field(default_factory=list)  # [arrival, departure|None, origin, dest]
     death: int | None = None
     activity_rate: float = 4.0
+    yearly_record_day: int = -1  # day of year of a yearly sign of life; -1: none
     moves: list[int] = field(default_factory=list)  # internal moves (register re-registration)
 
     @property
@@ -218,7 +219,9 @@ def make_population(n: int, rng: np.random.Generator, w: World) -> list[Person]:
                         has_national_number=kind in ("native", "native_emigrant") or long_stay,
                         purpose=purpose, stays=stays)
         # signs of life: most people several a year, some rarely
-        person.activity_rate = (0.7, 2.0, 4.0, 8.0)[pick(rng, (0.04, 0.3, 0.4, 0.26))]
+        person.activity_rate = (0.3, 1.0, 2.0, 5.0)[pick(rng, (0.1, 0.3, 0.35, 0.25))]
+        if rng.random() < 0.8:
+            person.yearly_record_day = int(rng.integers(0, 365))
         if birth < day(1950) and rng.random() < 0.25:
             _die(rng, person, w)
         person.moves = sorted(int(x) for x in rng.integers(day(1995), w.as_of, size=pick(rng, (0.7, 0.22, 0.08))))

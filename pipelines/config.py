@@ -1,0 +1,180 @@
+"""Run configuration: users write TOML, code runs on frozen, validated dataclasses.
+
+Every parameter has a documented default; the resolved configuration is saved beside the
+outputs (``run_config.json``).
+
+```toml
+country = "KAZ"            # else --country, else DIR/country.txt
+as_of = "2025-06-30"       # else the latest date any source observed something
+window_start = "2017-01-01"  # else 1 January after 16 months of signs of life
+rules = ["continuous_12", "12_of_16"]
+
+[rule_parameters]          # METHOD.md §3
+tm = 365
+tw = 487
+gap_max = 90
+
+[presence]                 # METHOD.md §2
+unknown_carry = 92
+sol_lag = 365
+
+[linkage]
+threshold = 0.99           # match probability at which two identity profiles are one person
+seed = 42
+
+[tables]
+min_cell = 5
+
+[sources.census]           # optional: another file name, other column names
+file = "enumeration_2021.csv"
+columns = { record_id = "enum_id", census_date = "ref_date" }
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from linkage.link import LinkageSettings
+from pipelines.presence import PresenceParameters
+from pipelines.rules import RULES, Rule, RuleParameters
+from schemas.contract import SOURCES
+from schemas.errors import ConfigError
+from schemas.validation import SourceFile
+
+TOP_KEYS = {"country", "as_of", "window_start", "rules", "rule_parameters", "presence",
+            "linkage", "tables", "sources"}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    country: str | None = None
+    as_of: dt.date | None = None
+    window_start: dt.date | None = None
+    rules: tuple[Rule, ...] = RULES
+    rule_parameters: RuleParameters = field(default_factory=RuleParameters)
+    presence: PresenceParameters = field(default_factory=PresenceParameters)
+    linkage: LinkageSettings = field(default_factory=LinkageSettings)
+    min_cell: int = 5
+    sources: dict[str, SourceFile] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            if isinstance(value, dt.date):
+                return value.isoformat()
+            if dataclasses.is_dataclass(value):
+                return {k: plain(v) for k, v in dataclasses.asdict(value).items()}
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                return [plain(v) for v in value]
+            if isinstance(value, Path):
+                return str(value)
+            return value
+
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def _date(name: str, value: Any) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as error:
+        raise ConfigError(f"{name}={value!r} is not an ISO date YYYY-MM-DD") from error
+
+
+def _country(name: str, value: Any) -> str:
+    if not (isinstance(value, str) and len(value) == 3 and value.isalpha() and value.isupper()):
+        raise ConfigError(f"{name}={value!r} is not an ISO 3166-1 alpha-3 code")
+    return value
+
+
+def _rules(value: Any) -> tuple[Rule, ...]:
+    values = [value] if isinstance(value, str) else list(value)
+    for v in values:
+        if v not in RULES:
+            raise ConfigError(f"rule={v!r} is not one of {', '.join(RULES)}")
+    return tuple(values)
+
+
+def _section(cls: type, name: str, values: Any) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"[{name}] has unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"[{name}]: {error}") from error
+
+
+def _sources(values: Any, base: Path) -> dict[str, SourceFile]:
+    out = {}
+    for name, spec in values.items():
+        if name not in SOURCES:
+            raise ConfigError(f"[sources.{name}]: unknown source; known: {sorted(SOURCES)}")
+        if "file" not in spec:
+            raise ConfigError(f"[sources.{name}] needs file = '...'")
+        columns = spec.get("columns", {})
+        bad = set(columns) - {c.name for c in SOURCES[name].columns}
+        if bad:
+            raise ConfigError(f"[sources.{name}.columns] maps unknown columns {sorted(bad)}")
+        path = Path(spec["file"])
+        out[name] = SourceFile(name, path if path.is_absolute() else base / path, columns)
+    return out
+
+
+def load_config(path: Path | None, data_dir: Path) -> RunConfig:
+    """Read a TOML config (or none) into a validated ``RunConfig``."""
+    if path is None:
+        return RunConfig()
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the config: {error}") from error
+    unknown = set(raw) - TOP_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {sorted(unknown)}; known: {sorted(TOP_KEYS)}")
+    kwargs: dict[str, Any] = {}
+    if "country" in raw:
+        kwargs["country"] = _country("country", raw["country"])
+    for key in ("as_of", "window_start"):
+        if key in raw:
+            kwargs[key] = _date(key, raw[key])
+    if "rules" in raw:
+        kwargs["rules"] = _rules(raw["rules"])
+    if "rule_parameters" in raw:
+        kwargs["rule_parameters"] = _section(RuleParameters, "rule_parameters",
+                                             raw["rule_parameters"])
+    if "presence" in raw:
+        kwargs["presence"] = _section(PresenceParameters, "presence", raw["presence"])
+    if "linkage" in raw:
+        kwargs["linkage"] = _section(LinkageSettings, "linkage", raw["linkage"])
+    if "tables" in raw:
+        tables = raw["tables"]
+        if set(tables) - {"min_cell"}:
+            raise ConfigError(f"[tables] has unknown keys {sorted(set(tables) - {'min_cell'})}")
+        kwargs["min_cell"] = int(tables.get("min_cell", 5))
+    if "sources" in raw:
+        kwargs["sources"] = _sources(raw["sources"], path.parent)
+    return RunConfig(**kwargs)
+
+
+def with_overrides(config: RunConfig, country: str | None, as_of: str | None,
+                   rules: list[str] | None) -> RunConfig:
+    changes: dict[str, Any] = {}
+    if country:
+        changes["country"] = _country("--country", country)
+    if as_of:
+        changes["as_of"] = _date("--as-of", as_of)
+    if rules:
+        changes["rules"] = _rules(rules)
+    return dataclasses.replace(config, **changes)

@@ -1,0 +1,132 @@
+"""``miglink evaluate OUT --truth DIR/truth``: score a run against ground truth.
+
+* persons: pairwise precision, recall, F1 over records (``linkage.evaluate``);
+* links: precision of accepted links;
+* events, per rule: confirmed events matched one-to-one to true confirmed events of the same
+  person (predicted persons mapped to the true person most of their records belong to), same
+  type, dates within ``tolerance_days``; within the run's window;
+* annual flows: relative error of confirmed counts per year and event type over the complete
+  years (years whose last day plus 16 months is before the as-of date).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from linkage.evaluate import links_pairwise, persons_pairwise, prf
+from pipelines.rules import RULES
+from schemas.errors import ConfigError
+
+TOLERANCE_DAYS = 62
+
+
+def _match_events(pairs: list[tuple]) -> int:
+    """Greedy one-to-one matching of (predicted, true, distance) by smallest distance."""
+    used_p, used_t, matched = set(), set(), 0
+    for p, t, _d in sorted(pairs, key=lambda x: (x[2], x[0], x[1])):
+        if p not in used_p and t not in used_t:
+            used_p.add(p)
+            used_t.add(t)
+            matched += 1
+    return matched
+
+
+def evaluate(out: Path, truth: Path, tolerance_days: int = TOLERANCE_DAYS) -> dict[str, Any]:
+    for needed in (out / "person_records.parquet", truth / "record_person.parquet"):
+        if not needed.exists():
+            raise ConfigError(f"{needed} is missing")
+    run = json.loads((out / "run_config.json").read_text())
+    window_start, as_of = run["window_start"], run["as_of"]
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE person_records AS SELECT * FROM '{out / 'person_records.parquet'}'")
+    con.execute(f"CREATE TABLE links AS SELECT * FROM '{out / 'links.parquet'}'")
+    con.execute("CREATE TABLE truth_record_person AS SELECT source, record_id, "
+                f"CAST(true_person_id AS VARCHAR) AS true_person_id "
+                f"FROM '{truth / 'record_person.parquet'}'")
+    threshold = run.get("linkage", {}).get("threshold", 0.5)
+    result: dict[str, Any] = {
+        "persons": persons_pairwise(con),
+        "links": links_pairwise(con, threshold=threshold),
+        "window": {"start": window_start, "as_of": as_of, "tolerance_days": tolerance_days},
+    }
+    con.execute("""CREATE TABLE person_truth AS
+        SELECT person_id, arg_max(true_person_id, n) AS true_person_id FROM (
+            SELECT p.person_id, t.true_person_id, count(*) AS n
+            FROM person_records AS p JOIN truth_record_person AS t USING (source, record_id)
+            GROUP BY ALL) GROUP BY person_id""")
+    con.execute(f"""CREATE TABLE predicted AS
+        SELECT row_number() OVER () AS eid, e.rule, e.event_type, e.event_date,
+               m.true_person_id
+        FROM '{out / 'migration_events.parquet'}' AS e
+        LEFT JOIN person_truth AS m USING (person_id)
+        WHERE e.status = 'confirmed'""")
+    con.execute(f"""CREATE TABLE actual AS
+        SELECT row_number() OVER () AS eid, rule, event_type, CAST(event_date AS DATE)
+               AS event_date, CAST(true_person_id AS VARCHAR) AS true_person_id
+        FROM '{truth / 'events.parquet'}'
+        WHERE status = 'confirmed' AND event_date >= DATE '{window_start}'
+          AND event_date <= DATE '{as_of}'""")
+    events: dict[str, Any] = {}
+    for rule in RULES:
+        pairs = con.sql(f"""
+            SELECT p.eid, a.eid, abs(date_diff('day', p.event_date, a.event_date))
+            FROM predicted AS p JOIN actual AS a
+              ON a.true_person_id = p.true_person_id AND a.rule = p.rule
+             AND a.event_type = p.event_type
+             AND abs(date_diff('day', p.event_date, a.event_date)) <= {int(tolerance_days)}
+            WHERE p.rule = '{rule}'""").fetchall()
+        n_pred = con.sql(f"SELECT count(*) FROM predicted WHERE rule = '{rule}'").fetchall()[0][0]
+        n_true = con.sql(f"SELECT count(*) FROM actual WHERE rule = '{rule}'").fetchall()[0][0]
+        events[rule] = prf(_match_events(pairs), n_pred, n_true)
+    result["events"] = events
+    result["annual_flows"] = _annual_flows(con, window_start, as_of)
+    (out / "evaluation.json").write_text(json.dumps(result, indent=1, default=str))
+    return result
+
+
+def _annual_flows(con: Any, window_start: str, as_of: str) -> dict[str, Any]:
+    last_complete = dt.date.fromisoformat(as_of) - dt.timedelta(days=487)
+    last_year = last_complete.year - 1 if (last_complete.month, last_complete.day) != (12, 31) \
+        else last_complete.year
+    first_year = dt.date.fromisoformat(window_start).year
+    rows = con.sql(f"""
+        WITH p AS (SELECT rule, year(event_date) AS year, event_type, count(*) AS n
+                   FROM predicted GROUP BY ALL),
+             a AS (SELECT rule, year(event_date) AS year, event_type, count(*) AS n
+                   FROM actual GROUP BY ALL)
+        SELECT a.rule, a.year, a.event_type, coalesce(p.n, 0) AS predicted, a.n AS actual
+        FROM a LEFT JOIN p USING (rule, year, event_type)
+        WHERE a.year BETWEEN {first_year} AND {last_year}
+        ORDER BY ALL""").fetchall()
+    table = [{"rule": r, "year": y, "event_type": t, "predicted": p, "actual": a,
+              "relative_error": (p - a) / a if a else None} for r, y, t, p, a in rows]
+    summary = {}
+    for rule in RULES:
+        errors = [abs(x["relative_error"]) for x in table
+                  if x["rule"] == rule and x["relative_error"] is not None]
+        summary[rule] = sum(errors) / len(errors) if errors else None
+    return {"complete_years": [first_year, last_year], "mean_absolute_relative_error": summary,
+            "by_year": table}
+
+
+def format_evaluation(result: dict[str, Any]) -> str:
+    p = result["persons"]
+    lines = [f"persons pairwise: precision {p['precision']:.4f}  recall {p['recall']:.4f}  "
+             f"F1 {p['f1']:.4f}",
+             f"links: precision {result['links']['precision']:.4f} "
+             f"({result['links']['accepted']:,} accepted)"]
+    for rule, e in result["events"].items():
+        lines.append(f"events {rule:>13}: precision {e['precision']:.4f}  recall "
+                     f"{e['recall']:.4f}  F1 {e['f1']:.4f}  (predicted {int(e['predicted']):,},"
+                     f" true {int(e['actual']):,})")
+    flows = result["annual_flows"]
+    for rule, err in flows["mean_absolute_relative_error"].items():
+        if err is not None:
+            lines.append(f"annual flows {rule:>13}: mean |relative error| {err:.3f} over "
+                         f"{flows['complete_years'][0]}-{flows['complete_years'][1]}")
+    return "\n".join(lines)

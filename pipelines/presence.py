@@ -1,0 +1,275 @@
+"""From linked evidence to presence (METHOD.md §2): who was in the country on which days.
+
+Evidence, in day numbers (days since 1970-01-01):
+
+* **points** (IN on that day): signs of life, census and survey interviews, registrations in
+  the population and aliens registers, arrivals by border crossing, and the day before a
+  departure by border crossing; the day before a death.
+* **breaks** (OUT from that day, nothing bridges them): departures by border crossing,
+  deregistrations for emigration, death.
+* **cover spells** (registered, not necessarily present): population register episodes,
+  aliens register stays, residence permits.
+
+Consecutive points of a person are one stay when no break lies between them and the gap is
+at most ``unknown_carry`` days, or a cover spell spans the gap and the part of the gap in which
+signs of life were being observed is at most ``sol_lag`` days (a registration with no sign of
+life for longer is **register over-coverage**: the person is taken as gone from the day after
+their last evidence; evidence itself carries for ``unknown_carry`` days first, and a person
+whose own signs of life are sparse gets a proportionally longer limit, see
+``PresenceParameters``). The same test applies between a person's last point and the as-of date.
+A stay ``[first point, last point + 1)``; departure null when it lasts to the end.
+Late deregistration therefore never delays an emigration: the departure is the day after the
+last evidence of presence, and the deregistration only stops the register from bridging.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.sql import create_table, render
+
+LOOKBACK_DAYS = 487  # 16 months of evidence before the window opens
+
+
+@dataclass(frozen=True)
+class PresenceParameters:
+    """Parameters of the evidence model (METHOD.md §2).
+
+    ``unknown_carry``: gaps between evidence up to this many days are presence.
+    ``sol_lag``: a registration bridges a gap in signs of life of at least ``unknown_carry +
+    sol_lag`` days (each piece of evidence carries presence for ``unknown_carry`` days; a
+    registration with no evidence for ``sol_lag`` beyond that is over-coverage).
+    ``sol_gap_alpha``: ... and of up to ``ln(n / alpha) / rate`` days for a person whose ``n``
+    signs of life come at ``rate`` per day: if they arrive at random, the longest of ``n``
+    gaps exceeds that with probability about ``alpha`` for someone who never left. Never more
+    than ``sol_lag_max``. Estimated from each person's own data, so that sparse sign-of-life
+    sources do not turn quiet residents into emigrants.
+    """
+
+    unknown_carry: int = 92
+    sol_lag: int = 365
+    sol_gap_alpha: float = 0.05
+    sol_lag_max: int = 1095
+
+    def __post_init__(self) -> None:
+        if not 0 < self.sol_gap_alpha < 1:
+            raise ValueError(f"sol_gap_alpha must be in (0, 1), got {self.sol_gap_alpha!r}")
+        if self.unknown_carry < 0 or self.sol_lag < 0 or self.sol_lag_max < self.sol_lag:
+            raise ValueError("need unknown_carry >= 0 and 0 <= sol_lag <= sol_lag_max, got "
+                             f"unknown_carry={self.unknown_carry!r}, sol_lag={self.sol_lag!r}, "
+                             f"sol_lag_max={self.sol_lag_max!r}")
+
+
+def _source_sql(typed: dict[str, str], source: str, body: str) -> str | None:
+    if source not in typed:
+        return None
+    return body.replace("{src}", typed[source])
+
+
+def evidence_points_sql(typed: dict[str, str]) -> str:
+    parts = [
+        _source_sql(typed, "activity",
+                    "SELECT 'activity' AS source, record_id, activity_date AS day "
+                    "FROM {src}"),
+        _source_sql(typed, "census",
+                    "SELECT 'census', record_id, census_date FROM {src}"),
+        _source_sql(typed, "survey",
+                    "SELECT 'survey', record_id, interview_date FROM {src}"),
+        _source_sql(typed, "population_register",
+                    "SELECT 'population_register', record_id, registration_date FROM {src} "
+                    "UNION ALL SELECT 'population_register', record_id, "
+                    "deregistration_date - 1 FROM {src} "
+                    "WHERE deregistration_reason = 'death'"),
+        _source_sql(typed, "aliens_register",
+                    "SELECT 'aliens_register', record_id, registration_date FROM {src}"),
+        _source_sql(typed, "border_crossings",
+                    "SELECT 'border_crossings_' || direction, record_id, "
+                    "CASE WHEN direction = 'in' THEN crossing_date ELSE crossing_date - 1 END "
+                    "FROM {src}"),
+    ]
+    return "\nUNION ALL\n".join(p for p in parts if p)
+
+
+def evidence_breaks_sql(typed: dict[str, str]) -> str:
+    parts = [
+        _source_sql(typed, "border_crossings",
+                    "SELECT 'border_crossings' AS source, record_id, crossing_date AS day, "
+                    "'crossing' AS kind FROM {src} WHERE direction = 'out'"),
+        _source_sql(typed, "population_register",
+                    "SELECT 'population_register', record_id, deregistration_date, "
+                    "deregistration_reason FROM {src} "
+                    "WHERE deregistration_reason IN ('emigration', 'death')"),
+    ]
+    parts = [p for p in parts if p]
+    if not parts:
+        return ("SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS record_id, "
+                "CAST(NULL AS DATE) AS day, CAST(NULL AS VARCHAR) AS kind WHERE FALSE")
+    return "\nUNION ALL\n".join(parts)
+
+
+def cover_spells_sql(typed: dict[str, str]) -> str:
+    parts = [
+        _source_sql(typed, "population_register",
+                    "SELECT 'population_register' AS source, record_id, "
+                    "registration_date AS spell_start, deregistration_date AS spell_end "
+                    "FROM {src}"),
+        _source_sql(typed, "aliens_register",
+                    "SELECT 'aliens_register', record_id, registration_date, end_date FROM {src}"),
+        _source_sql(typed, "residence_permits",
+                    "SELECT 'residence_permits', record_id, valid_from, valid_to FROM {src}"),
+    ]
+    parts = [p for p in parts if p]
+    if not parts:
+        return ("SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS record_id, "
+                "CAST(NULL AS DATE) AS spell_start, CAST(NULL AS DATE) AS spell_end WHERE FALSE")
+    return "\nUNION ALL\n".join(parts)
+
+
+_DAYS = "date_diff('day', DATE '1970-01-01', {col})"
+
+
+def _days(col: str) -> str:
+    return _DAYS.format(col=col)
+
+
+def build_evidence(con: Any, typed: dict[str, str]) -> None:
+    """Tables ``evidence_point``, ``evidence_break``, ``cover_spell`` keyed by person_id."""
+    for table, sql, cols in (
+        ("evidence_point", evidence_points_sql(typed), f"{_days('e.day')} AS day, e.source"),
+        ("evidence_break", evidence_breaks_sql(typed), f"{_days('e.day')} AS day, e.kind"),
+        ("cover_spell", cover_spells_sql(typed),
+         f"{_days('e.spell_start')} AS spell_start, {_days('e.spell_end')} AS spell_end, "
+         "e.source"),
+    ):
+        create_table(con, "evidence", table, f"""
+            SELECT pr.person_id, {cols}
+            FROM ({sql}) AS e
+            JOIN person_records AS pr ON pr.record_id = e.record_id
+             AND pr.source = regexp_replace(e.source, '_(in|out)$', '')
+            WHERE {'e.day' if table != 'cover_spell' else 'e.spell_start'} IS NOT NULL""")
+
+
+_PRESENCE = """
+WITH points AS (
+    SELECT person_id, day, bool_or(source = 'border_crossings_in') AS arrival_crossing
+    FROM evidence_point WHERE day <= {as_of} GROUP BY person_id, day
+),
+ordered AS (
+    SELECT person_id, day,
+           LEAD(day) OVER (PARTITION BY person_id ORDER BY day) AS next_day,
+           LEAD(arrival_crossing) OVER (PARTITION BY person_id ORDER BY day) AS next_is_arrival
+    FROM points
+),
+sign_of_life_rate AS (   -- each person's own rate of signs of life, per day
+    SELECT person_id, (count(DISTINCT day) - 1) / nullif(max(day) - min(day), 0) AS rate,
+           count(DISTINCT day) AS n
+    FROM evidence_point WHERE source = 'activity' GROUP BY person_id
+    HAVING count(DISTINCT day) >= 3
+),
+gaps AS (   -- every gap after a point, the last one running to the as-of date
+    SELECT o.person_id, o.day, o.next_day, COALESCE(o.next_day, {as_of}) AS gap_end,
+           o.next_day IS NULL AS is_tail, COALESCE(o.next_is_arrival, FALSE) AS next_is_arrival,
+           -- evidence carries presence for unknown_carry days; a registration with no
+           -- evidence for sol_lag beyond that is over-coverage
+           LEAST({sol_lag_max}, GREATEST({unknown_carry} + {sol_lag},
+                 COALESCE(ln(r.n / {sol_gap_alpha}) / r.rate, 0))) AS bridge_limit
+    FROM ordered AS o LEFT JOIN sign_of_life_rate AS r ON r.person_id = o.person_id
+),
+breaks AS (
+    SELECT g.person_id, g.day,
+           bool_or(b.kind <> 'crossing' OR g.next_is_arrival) AS hard
+    FROM gaps AS g JOIN evidence_break AS b
+      ON b.person_id = g.person_id AND b.day > g.day AND b.day <= g.gap_end
+    GROUP BY g.person_id, g.day
+),
+covered AS (   -- a registration spans the gap and signs of life were missing not too long
+    SELECT DISTINCT g.person_id, g.day
+    FROM gaps AS g JOIN cover_period AS s
+      ON s.person_id = g.person_id AND s.spell_start <= g.day
+     AND COALESCE(s.spell_end, {as_of} + 1) >= g.gap_end
+    WHERE g.gap_end - g.day > {unknown_carry}
+      AND GREATEST(LEAST(g.gap_end, {as_of}) - GREATEST(g.day, {sol_start}), 0)
+          <= g.bridge_limit
+),
+bridged AS (
+    SELECT g.person_id, g.day, g.next_day, g.is_tail,
+        CASE WHEN b.hard THEN FALSE
+             -- an out-crossing whose return was not recorded: only a registration bridges
+             WHEN b.person_id IS NOT NULL THEN c.person_id IS NOT NULL
+             WHEN g.gap_end - g.day <= {unknown_carry} THEN TRUE
+             WHEN c.person_id IS NOT NULL THEN TRUE
+             ELSE FALSE END AS continues
+    FROM gaps AS g
+    LEFT JOIN breaks AS b ON b.person_id = g.person_id AND b.day = g.day
+    LEFT JOIN covered AS c ON c.person_id = g.person_id AND c.day = g.day
+),
+numbered AS (
+    SELECT *, SUM(CASE WHEN starts THEN 1 ELSE 0 END) OVER (
+                  PARTITION BY person_id ORDER BY day ROWS UNBOUNDED PRECEDING) AS stay_no
+    FROM (SELECT *, COALESCE(NOT LAG(continues) OVER (PARTITION BY person_id ORDER BY day),
+                             TRUE) AS starts
+          FROM bridged) AS s
+)
+SELECT n.person_id, n.stay_no, MIN(n.day) AS arrival,
+       CASE WHEN BOOL_OR(n.is_tail AND n.continues) THEN NULL
+            WHEN BOOL_OR(n.is_tail) AND MAX(d.death_day) IS NOT NULL THEN NULL
+            ELSE MAX(n.day) + 1 END AS departure
+FROM numbered AS n
+LEFT JOIN (SELECT person_id, MIN(day) AS death_day FROM evidence_break WHERE kind = 'death'
+           GROUP BY person_id) AS d ON d.person_id = n.person_id
+GROUP BY n.person_id, n.stay_no
+"""
+
+_COVER_PERIODS = """
+WITH ordered AS (
+    SELECT person_id, spell_start, COALESCE(spell_end, {open_end}) AS spell_end,
+           MAX(COALESCE(spell_end, {open_end})) OVER (
+               PARTITION BY person_id ORDER BY spell_start, spell_end
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+    FROM cover_spell
+),
+numbered AS (
+    SELECT *, SUM(CASE WHEN reach IS NULL OR spell_start > reach + {join_days} THEN 1 ELSE 0 END)
+              OVER (PARTITION BY person_id ORDER BY spell_start, spell_end
+                    ROWS UNBOUNDED PRECEDING) AS period
+    FROM ordered
+)
+SELECT person_id, MIN(spell_start) AS spell_start,
+       CASE WHEN MAX(spell_end) >= {open_end} THEN NULL ELSE MAX(spell_end) END AS spell_end
+FROM numbered GROUP BY person_id, period
+"""
+COVER_JOIN_DAYS = 31  # registrations this close together (a move, a renewal) are one period
+
+
+def build_presence(con: Any, params: PresenceParameters, as_of: int, sol_start: int) -> None:
+    """Table ``presence`` (person_id, stay_no, arrival, departure) in day numbers."""
+    create_table(con, "presence", "cover_period", render(
+        _COVER_PERIODS, open_end=10**7, join_days=COVER_JOIN_DAYS))
+    create_table(con, "presence", "presence", render(
+        _PRESENCE, as_of=as_of, sol_start=sol_start, unknown_carry=params.unknown_carry,
+        sol_lag=params.sol_lag, sol_lag_max=params.sol_lag_max,
+        sol_gap_alpha=params.sol_gap_alpha))
+
+
+def build_observed(con: Any, country: str, as_of: int) -> None:
+    """Table ``observed``: initial status and end of observation per person.
+
+    Resident at start: born in the country (country of birth, or a first stay that starts
+    within a month of the birth date). Observation ends at the as-of date or at death.
+    """
+    create_table(con, "observed", "observed", render("""
+        WITH first_stay AS (SELECT person_id, MIN(arrival) AS first_arrival
+                            FROM presence GROUP BY person_id),
+             death AS (SELECT person_id, MIN(day) AS death_day FROM evidence_break
+                       WHERE kind = 'death' GROUP BY person_id)
+        SELECT p.person_id,
+               COALESCE(p.country_of_birth = {country}, FALSE)
+                 OR (p.birth_date IS NOT NULL AND f.first_arrival
+                     - date_diff('day', DATE '1970-01-01', p.birth_date) <= 31)
+                 AS resident_at_start,
+               LEAST({as_of}, COALESCE(d.death_day, {as_of})) AS observation_end,
+               d.death_day IS NULL AS alive
+        FROM persons AS p
+        JOIN first_stay AS f ON f.person_id = p.person_id
+        LEFT JOIN death AS d ON d.person_id = p.person_id""", country=country, as_of=as_of))

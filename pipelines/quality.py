@@ -1,0 +1,196 @@
+"""The quality figures of METHOD.md §4, computed from the run's tables: ``quality.json``.
+
+Nothing here prints or stores a name, a birth date or a key: only counts and rates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from pipelines.sql import from_day_number
+
+
+def _rows(con: Any, sql: str) -> list[dict[str, Any]]:
+    frame = con.sql(sql).df()
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) else
+             v.isoformat() if isinstance(v, dt.date) else
+             v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def _one(con: Any, sql: str) -> Any:
+    value = con.sql(sql).fetchall()[0][0]
+    return value.item() if hasattr(value, "item") else value
+
+
+def source_sizes(con: Any, typed: dict[str, str]) -> dict[str, int]:
+    return {s: int(_one(con, f"SELECT count(*) FROM {t}")) for s, t in typed.items()}
+
+
+def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
+    """Counts, model-based error estimates (fastLink-style) and link rates per source pair."""
+    t = float(threshold)
+    figures = {
+        "threshold_match_probability": t,
+        "records": _one(con, "SELECT count(*) FROM identity_records"),
+        "identity_profiles": _one(con, "SELECT count(*) FROM profiles"),
+        "scored_pairs": _one(con, "SELECT count(*) FROM scored_pairs"),
+        "accepted_links": _one(con, f"SELECT count(*) FROM scored_pairs "
+                                    f"WHERE match_probability >= {t!r}"),
+        "persons": _one(con, "SELECT count(*) FROM persons"),
+        # expected false matches among accepted links, missed matches among rejected pairs
+        "expected_false_matches": _one(con, f"SELECT coalesce(sum(1 - match_probability), 0) "
+                                            f"FROM scored_pairs WHERE match_probability >= {t!r}"),
+        "expected_missed_matches": _one(con, f"SELECT coalesce(sum(match_probability), 0) "
+                                             f"FROM scored_pairs WHERE match_probability < {t!r}"),
+    }
+    figures["link_rates"] = _rows(con, """
+        WITH person_sources AS (SELECT DISTINCT person_id, source FROM person_records),
+        per_source AS (SELECT source, count(*) AS n FROM person_records GROUP BY source)
+        SELECT a.source AS source, b.source AS linked_to,
+               count(*) AS records_linked, any_value(n.n) AS records,
+               count(*) / any_value(n.n) AS link_rate
+        FROM person_records AS a
+        JOIN person_sources AS b ON b.person_id = a.person_id AND b.source <> a.source
+        JOIN per_source AS n ON n.source = a.source
+        GROUP BY a.source, b.source ORDER BY a.source, b.source""")
+    figures["link_rates_by_script"] = _rows(con, """
+        WITH person_sources AS (SELECT person_id, count(DISTINCT source) AS k
+                                FROM person_records GROUP BY person_id)
+        SELECT i.source, CASE WHEN i.cyrillic_script THEN 'cyrillic' ELSE 'latin' END AS script,
+               count(*) AS records,
+               avg(CASE WHEN ps.k > 1 THEN 1.0 ELSE 0.0 END) AS linked_to_another_source
+        FROM identity_std AS i
+        JOIN person_records AS pr USING (source, record_id)
+        JOIN person_sources AS ps ON ps.person_id = pr.person_id
+        WHERE i.first_name IS NOT NULL OR i.last_name IS NOT NULL
+        GROUP BY ALL ORDER BY ALL""")
+    return figures
+
+
+def register_coverage(con: Any, typed: dict[str, str], as_of: int, sol_lag: int
+                      ) -> dict[str, Any] | None:
+    """Over-coverage at the as-of date and deregistration lag (METHOD.md §4)."""
+    if "population_register" not in typed:
+        return None
+    reg = typed["population_register"]
+    as_of_date = from_day_number(as_of).isoformat()
+    registered = f"""
+        SELECT DISTINCT pr.person_id FROM {reg} AS r
+        JOIN person_records AS pr ON pr.source = 'population_register'
+         AND pr.record_id = r.record_id
+        WHERE r.registration_date <= DATE '{as_of_date}'
+          AND (r.deregistration_date IS NULL OR r.deregistration_date > DATE '{as_of_date}')"""
+    present = "SELECT DISTINCT person_id FROM presence WHERE departure IS NULL"
+    n_registered = _one(con, f"SELECT count(*) FROM ({registered})")
+    over = _one(con, f"SELECT count(*) FROM ({registered}) AS r "
+                     f"WHERE r.person_id NOT IN ({present})")
+    unregistered = _one(con, f"SELECT count(*) FROM ({present}) AS p "
+                             f"WHERE p.person_id NOT IN ({registered})")
+    lag = _rows(con, f"""
+        WITH dereg AS (
+            SELECT pr.person_id,
+                   date_diff('day', DATE '1970-01-01', r.deregistration_date) AS day
+            FROM {reg} AS r JOIN person_records AS pr
+              ON pr.source = 'population_register' AND pr.record_id = r.record_id
+            WHERE r.deregistration_reason = 'emigration'
+        ),
+        lags AS (
+            SELECT d.day - max(e.day) AS lag FROM dereg AS d
+            JOIN evidence_point AS e ON e.person_id = d.person_id AND e.day < d.day
+             AND e.source NOT IN ('population_register')
+            GROUP BY d.person_id, d.day
+        )
+        SELECT count(*) AS deregistrations, median(lag) AS median_days,
+               quantile_cont(lag, 0.9) AS p90_days FROM lags""")[0]
+    return {
+        "as_of": as_of_date,
+        "registered_residents": n_registered,
+        "over_coverage": over,
+        "over_coverage_rate": over / n_registered if n_registered else None,
+        "sol_lag_days": sol_lag,
+        "unregistered_residents": unregistered,
+        "deregistration_lag": lag,
+    }
+
+
+def naive_register_flows(con: Any, typed: dict[str, str]) -> list[dict[str, Any]]:
+    """What offices publish today: registrations from abroad, deregistrations to abroad."""
+    if "population_register" not in typed:
+        return []
+    reg = typed["population_register"]
+    return _rows(con, f"""
+        SELECT year, event_type, count(*) AS count FROM (
+            SELECT year(registration_date) AS year, 'immigration' AS event_type
+            FROM {reg} WHERE previous_residence_country IS NOT NULL
+            UNION ALL
+            SELECT year(deregistration_date), 'emigration' FROM {reg}
+            WHERE deregistration_reason = 'emigration'
+        ) GROUP BY ALL ORDER BY ALL""")
+
+
+def events_by_year(con: Any) -> list[dict[str, Any]]:
+    return _rows(con, """
+        SELECT rule, year(event_date) AS year, event_type, status, count(*) AS count
+        FROM migration_events GROUP BY ALL ORDER BY ALL""")
+
+
+def dual_system_estimate(con: Any, typed: dict[str, str], census_day: str | None
+                         ) -> dict[str, Any] | None:
+    """Chapman estimate of the population on census day from register x census."""
+    if census_day is None or "population_register" not in typed or "census" not in typed:
+        return None
+    reg = typed["population_register"]
+    n1 = f"""SELECT DISTINCT pr.person_id FROM {reg} AS r JOIN person_records AS pr
+             ON pr.source = 'population_register' AND pr.record_id = r.record_id
+             WHERE r.registration_date <= DATE '{census_day}'
+               AND (r.deregistration_date IS NULL
+                    OR r.deregistration_date > DATE '{census_day}')"""
+    # out-of-scope register records (over-coverage on census day) are removed first
+    in_scope = f"""SELECT person_id FROM ({n1}) WHERE person_id IN (
+        SELECT person_id FROM presence WHERE arrival <= date_diff('day', DATE '1970-01-01',
+        DATE '{census_day}') AND (departure IS NULL OR departure > date_diff('day',
+        DATE '1970-01-01', DATE '{census_day}')))"""
+    n2 = "SELECT DISTINCT person_id FROM person_records WHERE source = 'census'"
+    a = _one(con, f"SELECT count(*) FROM ({in_scope})")
+    b = _one(con, f"SELECT count(*) FROM ({n2})")
+    m = _one(con, f"SELECT count(*) FROM ({in_scope}) WHERE person_id IN ({n2})")
+    estimate = (a + 1) * (b + 1) / (m + 1) - 1
+    variance = (a + 1) * (b + 1) * (a - m) * (b - m) / ((m + 1) ** 2 * (m + 2))
+    se = math.sqrt(variance)
+    return {"census_date": census_day, "register_in_scope": a, "census": b, "both": m,
+            "chapman_estimate": estimate, "standard_error": se,
+            "ci95": [estimate - 1.96 * se, estimate + 1.96 * se],
+            "census_coverage": b / estimate if estimate else None}
+
+
+def mirror_comparison(con: Any, typed: dict[str, str], country: str) -> list[dict[str, Any]]:
+    """Our flows with each partner against the partner's reported flows with us."""
+    if "mirror_flows" not in typed:
+        return []
+    mirror = typed["mirror_flows"]
+    return _rows(con, f"""
+        WITH ours AS (
+            SELECT country AS partner, year(event_date) AS year, event_type, count(*) AS ours
+            FROM migration_events
+            WHERE rule = 'continuous_12' AND status = 'confirmed' AND country IS NOT NULL
+            GROUP BY ALL
+        ),
+        theirs AS (
+            SELECT reporting_country AS partner, year,
+                   CASE WHEN flow = 'immigration' THEN 'emigration' ELSE 'immigration' END
+                       AS event_type,
+                   sum(count) AS theirs
+            FROM {mirror} WHERE partner_country = '{country}' GROUP BY ALL
+        )
+        SELECT t.partner, t.year, t.event_type, coalesce(o.ours, 0) AS ours, t.theirs,
+               coalesce(o.ours, 0) / nullif(t.theirs, 0) AS ratio,
+               2 * (coalesce(o.ours, 0) - t.theirs) / nullif(coalesce(o.ours, 0) + t.theirs, 0)
+                   AS symmetric_relative_difference,
+               coalesce(o.ours, 0) - t.theirs AS gap
+        FROM theirs AS t LEFT JOIN ours AS o USING (partner, year, event_type)
+        ORDER BY t.partner, t.year, t.event_type""")

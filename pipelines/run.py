@@ -1,0 +1,212 @@
+"""``miglink run``: validate, link, derive presence and events, write tables and report.
+
+Outputs are written to a temporary folder beside OUT and moved into place only when the
+whole run succeeded: OUT is never half-written. Each stage logs its counts and elapsed time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from linkage.link import link_sources
+from pipelines import presence as presence_stage
+from pipelines import quality, tables
+from pipelines.config import RunConfig
+from pipelines.report import render_report
+from pipelines.sql import day_number, from_day_number
+from schemas.errors import ConfigError
+from schemas.validation import discover_sources, load_and_validate
+
+log = logging.getLogger("miglink")
+
+OUTPUT_TABLES = ("links", "person_records", "persons", "residence_spells", "migration_events",
+                 "flows", "stocks")
+OBSERVATION_DATES = {  # what counts for the as-of date: things observed, never a future end
+    "population_register": ("registration_date", "deregistration_date"),
+    "aliens_register": ("registration_date",),
+    "census": ("census_date",),
+    "survey": ("interview_date",),
+    "border_crossings": ("crossing_date",),
+    "activity": ("activity_date",),
+}
+SIGN_OF_LIFE_SOURCES = ("activity",)
+
+
+@dataclass
+class StageClock:
+    """Progress: stage names, elapsed seconds and peak memory as the run goes."""
+
+    started: float = field(default_factory=time.perf_counter)
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    _last: float = field(default_factory=time.perf_counter)
+
+    def done(self, stage: str, **counts: Any) -> None:
+        now = time.perf_counter()
+        record = {"stage": stage, "seconds": round(now - self._last, 2), **counts,
+                  "peak_memory_mb": _peak_memory_mb()}
+        self.stages.append(record)
+        shown = ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}"
+                          for k, v in counts.items())
+        log.info("[%6.1f s] %s done (%.1f s)%s", now - self.started, stage, now - self._last,
+                 f": {shown}" if shown else "")
+        self._last = now
+
+
+def _peak_memory_mb() -> float:
+    try:
+        import resource
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    except ImportError:  # pragma: no cover - not on Windows
+        return 0.0
+
+
+def resolve_country(config: RunConfig, data_dir: Path) -> str:
+    if config.country:
+        return config.country
+    marker = data_dir / "country.txt"
+    if marker.exists():
+        return marker.read_text().strip()
+    raise ConfigError("no country: pass --country ISO3, set country in the config, or put "
+                      f"it in {marker}")
+
+
+def observed_as_of(con: Any, typed: dict[str, str]) -> dt.date:
+    parts = [f"SELECT max({c}) AS d FROM {typed[s]}"
+             for s, cols in OBSERVATION_DATES.items() if s in typed for c in cols]
+    value = con.sql(f"SELECT max(d) FROM ({' UNION ALL '.join(parts)})").fetchall()[0][0]
+    if value is None:
+        raise ConfigError("no source observed anything: cannot derive the as-of date")
+    return value
+
+
+def sign_of_life_start(con: Any, typed: dict[str, str], as_of: dt.date) -> dt.date:
+    """First day on which signs of life were observed (as_of when there are none)."""
+    if "activity" not in typed:
+        return as_of
+    value = con.sql(f"SELECT min(activity_date) FROM {typed['activity']}").fetchall()[0][0]
+    return value or as_of
+
+
+def default_window_start(evidence_start: dt.date) -> dt.date:
+    """1 January after 16 months of evidence: status at the window start needs a lookback."""
+    earliest = evidence_start + dt.timedelta(days=presence_stage.LOOKBACK_DAYS)
+    return earliest if (earliest.month, earliest.day) == (1, 1) else \
+        dt.date(earliest.year + 1, 1, 1)
+
+
+def run_pipeline(data_dir: Path, out: Path, config: RunConfig) -> dict[str, Any]:
+    """The whole pipeline; returns the quality figures."""
+    clock = StageClock()
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        figures = _run(data_dir, work, config, clock)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(work, out)
+        log.info("outputs written to %s", out)
+        return figures
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock) -> dict[str, Any]:
+    country = resolve_country(config, data_dir)
+    db_path = work / "miglink.duckdb"
+    con = duckdb.connect(str(db_path))
+    spill = work / ".spill"
+    con.execute(f"SET temp_directory = '{spill}'")
+    sources = discover_sources(data_dir, config.sources)
+    typed = load_and_validate(con, sources)
+    clock.done("validate", sources=len(typed))
+
+    as_of = config.as_of or observed_as_of(con, typed)
+    sol_start = sign_of_life_start(con, typed, as_of)
+    window_start = config.window_start or default_window_start(min(sol_start, as_of))
+    if window_start > as_of:
+        window_start = dt.date(as_of.year, 1, 1)
+    log.info("country %s, as-of %s, window from %s", country, as_of, window_start)
+
+    result = link_sources(con, typed, config.linkage, model_path=work / "model.json")
+    clock.done("link", records=result.records, profiles=result.profiles,
+               scored_pairs=result.scored_pairs, persons=result.persons)
+
+    T = day_number(as_of)
+    presence_stage.build_evidence(con, typed)
+    presence_stage.build_presence(con, config.presence, T, day_number(sol_start))
+    presence_stage.build_observed(con, country, T)
+    clock.done("presence", stays=int(con.sql("SELECT count(*) FROM presence").fetchall()[0][0]))
+
+    tables.build_events(con, config.rules, config.rule_parameters)
+    tables.build_migration_events(con, typed, day_number(window_start), T)
+    tables.build_residence_spells(con)
+    n_events = int(con.sql("SELECT count(*) FROM migration_events").fetchall()[0][0])
+    clock.done("events", events=n_events)
+
+    tables.build_flows(con, config.min_cell)
+    tables.build_stocks(con, window_start.year, T, config.min_cell)
+    clock.done("tables")
+
+    census_day = None
+    if "census" in typed:
+        value = con.sql(f"SELECT mode(census_date) FROM {typed['census']}").fetchall()[0][0]
+        census_day = value.isoformat() if value else None
+    figures: dict[str, Any] = {
+        "run": {"country": country, "as_of": as_of.isoformat(),
+                "window_start": window_start.isoformat(),
+                "sign_of_life_start": sol_start.isoformat(),
+                "rules": list(config.rules), "version": _version()},
+        "sources": quality.source_sizes(con, typed),
+        "linkage": quality.linkage_figures(con, config.linkage.threshold),
+        "events_by_year": quality.events_by_year(con),
+        "naive_register_flows": quality.naive_register_flows(con, typed),
+        "register_coverage": quality.register_coverage(con, typed, T,
+                                                       config.presence.sol_lag),
+        "dual_system_estimate": quality.dual_system_estimate(con, typed, census_day),
+        "mirror": quality.mirror_comparison(con, typed, country),
+        "parameters": _flat_parameters(config),
+    }
+    clock.done("quality")
+    for table in OUTPUT_TABLES:
+        con.execute(f"COPY {table} TO '{work / (table + '.parquet')}' (FORMAT parquet)")
+    figures["stages"] = clock.stages
+    (work / "quality.json").write_text(json.dumps(figures, indent=1, default=str))
+    (work / "report.html").write_text(render_report(figures))
+    saved = config.to_json() | {"country": country, "as_of": as_of.isoformat(),
+                                "window_start": window_start.isoformat()}
+    (work / "run_config.json").write_text(json.dumps(saved, indent=1))
+    con.close()
+    shutil.rmtree(spill, ignore_errors=True)
+    clock.done("write")
+    return figures
+
+
+def _flat_parameters(config: RunConfig) -> dict[str, Any]:
+    p, r, k = config.presence, config.rule_parameters, config.linkage
+    return {"tm": r.tm, "tw": r.tw, "gap_max": r.gap_max, "unknown_carry": p.unknown_carry,
+            "sol_lag": p.sol_lag, "min_cell": config.min_cell,
+            "link_threshold": k.threshold, "seed": k.seed}
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("miglink")
+    except Exception:  # not installed: running from a checkout
+        return "dev"
+
+
+__all__ = ["run_pipeline", "from_day_number"]
