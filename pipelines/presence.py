@@ -30,6 +30,7 @@ from typing import Any
 from pipelines.sql import create_table, render
 
 LOOKBACK_DAYS = 487  # 16 months of evidence before the window opens
+MIN_EVIDENCE_DAYS = 2  # persons seen on one day only (often an unlinked record) make no events
 
 
 @dataclass(frozen=True)
@@ -112,17 +113,20 @@ def cover_spells_sql(typed: dict[str, str]) -> str:
     parts = [
         _source_sql(typed, "population_register",
                     "SELECT 'population_register' AS source, record_id, "
-                    "registration_date AS spell_start, deregistration_date AS spell_end "
-                    "FROM {src}"),
+                    "registration_date AS spell_start, deregistration_date AS spell_end, "
+                    "TRUE AS residence_registration FROM {src}"),
         _source_sql(typed, "aliens_register",
-                    "SELECT 'aliens_register', record_id, registration_date, end_date FROM {src}"),
+                    "SELECT 'aliens_register', record_id, registration_date, end_date, FALSE "
+                    "FROM {src}"),
         _source_sql(typed, "residence_permits",
-                    "SELECT 'residence_permits', record_id, valid_from, valid_to FROM {src}"),
+                    "SELECT 'residence_permits', record_id, valid_from, valid_to, FALSE "
+                    "FROM {src}"),
     ]
     parts = [p for p in parts if p]
     if not parts:
         return ("SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS record_id, "
-                "CAST(NULL AS DATE) AS spell_start, CAST(NULL AS DATE) AS spell_end WHERE FALSE")
+                "CAST(NULL AS DATE) AS spell_start, CAST(NULL AS DATE) AS spell_end, "
+                "FALSE AS residence_registration WHERE FALSE")
     return "\nUNION ALL\n".join(parts)
 
 
@@ -140,7 +144,7 @@ def build_evidence(con: Any, typed: dict[str, str]) -> None:
         ("evidence_break", evidence_breaks_sql(typed), f"{_days('e.day')} AS day, e.kind"),
         ("cover_spell", cover_spells_sql(typed),
          f"{_days('e.spell_start')} AS spell_start, {_days('e.spell_end')} AS spell_end, "
-         "e.source"),
+         "e.source, e.residence_registration"),
     ):
         create_table(con, "evidence", table, f"""
             SELECT pr.person_id, {cols}
@@ -161,11 +165,15 @@ ordered AS (
            LEAD(arrival_crossing) OVER (PARTITION BY person_id ORDER BY day) AS next_is_arrival
     FROM points
 ),
-sign_of_life_rate AS (   -- each person's own rate of signs of life, per day
-    SELECT person_id, (count(DISTINCT day) - 1) / nullif(max(day) - min(day), 0) AS rate,
-           count(DISTINCT day) AS n
-    FROM evidence_point WHERE source = 'activity' GROUP BY person_id
-    HAVING count(DISTINCT day) >= 3
+sign_of_life_gap AS (
+    SELECT person_id, day - LAG(day) OVER (PARTITION BY person_id ORDER BY day) AS gap
+    FROM (SELECT DISTINCT person_id, day FROM evidence_point WHERE source = 'activity') AS a
+),
+sign_of_life_rate AS (   -- each person's own rate of signs of life, per day: from the median
+    SELECT person_id,     -- gap (ln 2 / median for random arrivals), robust to long absences
+           ln(2) / nullif(median(gap), 0) AS rate, count(*) + 1 AS n,
+           median(gap) AS median_gap
+    FROM sign_of_life_gap WHERE gap IS NOT NULL GROUP BY person_id HAVING count(*) >= 2
 ),
 gaps AS (   -- every gap after a point, the last one running to the as-of date
     SELECT o.person_id, o.day, o.next_day, COALESCE(o.next_day, {as_of}) AS gap_end,
@@ -173,27 +181,38 @@ gaps AS (   -- every gap after a point, the last one running to the as-of date
            -- evidence carries presence for unknown_carry days; a registration with no
            -- evidence for sol_lag beyond that is over-coverage
            LEAST({sol_lag_max}, GREATEST({unknown_carry} + {sol_lag},
-                 COALESCE(ln(r.n / {sol_gap_alpha}) / r.rate, 0))) AS bridge_limit
+                 COALESCE(ln(r.n / {sol_gap_alpha}) / r.rate, 0))) AS bridge_limit,
+           -- a departure after the last evidence is expected about half a gap later
+           CAST(GREATEST(1, LEAST({unknown_carry}, COALESCE(r.median_gap, 0) / 2)) AS INTEGER)
+               AS departure_lag
     FROM ordered AS o LEFT JOIN sign_of_life_rate AS r ON r.person_id = o.person_id
 ),
 breaks AS (
     SELECT g.person_id, g.day,
-           bool_or(b.kind <> 'crossing' OR g.next_is_arrival) AS hard
+           bool_or(b.kind <> 'crossing' OR g.next_is_arrival) AS hard,
+           bool_or(b.kind = 'crossing' AND b.day = g.day + 1) AS crossed_next_day,
+           min(b.day) AS first_break
     FROM gaps AS g JOIN evidence_break AS b
       ON b.person_id = g.person_id AND b.day > g.day AND b.day <= g.gap_end
     GROUP BY g.person_id, g.day
 ),
-covered AS (   -- a registration spans the gap and signs of life were missing not too long
+covered AS (   -- a registration spans the gap and signs of life were missing not too long:
+               -- a residence registration up to the person's own limit, a foreigner's
+               -- registration or permit (often outlasting the stay) up to the fixed one
     SELECT DISTINCT g.person_id, g.day
     FROM gaps AS g JOIN cover_period AS s
       ON s.person_id = g.person_id AND s.spell_start <= g.day
      AND COALESCE(s.spell_end, {as_of} + 1) >= g.gap_end
     WHERE g.gap_end - g.day > {unknown_carry}
       AND GREATEST(LEAST(g.gap_end, {as_of}) - GREATEST(g.day, {sol_start}), 0)
-          <= g.bridge_limit
+          <= CASE WHEN s.residence_registration THEN g.bridge_limit
+                  ELSE {foreign_limit} END
 ),
 bridged AS (
     SELECT g.person_id, g.day, g.next_day, g.is_tail,
+        CASE WHEN b.crossed_next_day THEN g.day + 1
+             ELSE LEAST(g.day + g.departure_lag, COALESCE(b.first_break, g.gap_end),
+                        g.gap_end) END AS departure_if_last,
         CASE WHEN b.hard THEN FALSE
              -- an out-crossing whose return was not recorded: only a registration bridges
              WHEN b.person_id IS NOT NULL THEN c.person_id IS NOT NULL
@@ -214,7 +233,7 @@ numbered AS (
 SELECT n.person_id, n.stay_no, MIN(n.day) AS arrival,
        CASE WHEN BOOL_OR(n.is_tail AND n.continues) THEN NULL
             WHEN BOOL_OR(n.is_tail) AND MAX(d.death_day) IS NOT NULL THEN NULL
-            ELSE MAX(n.day) + 1 END AS departure
+            ELSE arg_max(n.departure_if_last, n.day) END AS departure
 FROM numbered AS n
 LEFT JOIN (SELECT person_id, MIN(day) AS death_day FROM evidence_break WHERE kind = 'death'
            GROUP BY person_id) AS d ON d.person_id = n.person_id
@@ -223,21 +242,22 @@ GROUP BY n.person_id, n.stay_no
 
 _COVER_PERIODS = """
 WITH ordered AS (
-    SELECT person_id, spell_start, COALESCE(spell_end, {open_end}) AS spell_end,
+    SELECT person_id, residence_registration, spell_start,
+           COALESCE(spell_end, {open_end}) AS spell_end,
            MAX(COALESCE(spell_end, {open_end})) OVER (
-               PARTITION BY person_id ORDER BY spell_start, spell_end
+               PARTITION BY person_id, residence_registration ORDER BY spell_start, spell_end
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
     FROM cover_spell
 ),
 numbered AS (
     SELECT *, SUM(CASE WHEN reach IS NULL OR spell_start > reach + {join_days} THEN 1 ELSE 0 END)
-              OVER (PARTITION BY person_id ORDER BY spell_start, spell_end
-                    ROWS UNBOUNDED PRECEDING) AS period
+              OVER (PARTITION BY person_id, residence_registration ORDER BY spell_start,
+                    spell_end ROWS UNBOUNDED PRECEDING) AS period
     FROM ordered
 )
-SELECT person_id, MIN(spell_start) AS spell_start,
+SELECT person_id, residence_registration, MIN(spell_start) AS spell_start,
        CASE WHEN MAX(spell_end) >= {open_end} THEN NULL ELSE MAX(spell_end) END AS spell_end
-FROM numbered GROUP BY person_id, period
+FROM numbered GROUP BY person_id, residence_registration, period
 """
 COVER_JOIN_DAYS = 31  # registrations this close together (a move, a renewal) are one period
 
@@ -249,18 +269,25 @@ def build_presence(con: Any, params: PresenceParameters, as_of: int, sol_start: 
     create_table(con, "presence", "presence", render(
         _PRESENCE, as_of=as_of, sol_start=sol_start, unknown_carry=params.unknown_carry,
         sol_lag=params.sol_lag, sol_lag_max=params.sol_lag_max,
-        sol_gap_alpha=params.sol_gap_alpha))
+        sol_gap_alpha=params.sol_gap_alpha,
+        foreign_limit=params.unknown_carry + params.sol_lag))
 
 
 def build_observed(con: Any, country: str, as_of: int) -> None:
     """Table ``observed``: initial status and end of observation per person.
 
-    Resident at start: born in the country (country of birth, or a first stay that starts
+    Only persons with evidence on at least two days, or a registration, are observed: a
+    single record (most often one that failed to link) can show neither a 12-month stay nor a
+    departure. Resident at start: born in the country (country of birth, or a first stay that starts
     within a month of the birth date). Observation ends at the as-of date or at death.
     """
     create_table(con, "observed", "observed", render("""
         WITH first_stay AS (SELECT person_id, MIN(arrival) AS first_arrival
                             FROM presence GROUP BY person_id),
+             enough AS (   -- one record establishes neither a 12-month stay nor a departure
+                SELECT person_id FROM evidence_point GROUP BY person_id
+                HAVING count(DISTINCT day) >= {min_evidence_days}
+                UNION SELECT person_id FROM cover_spell),
              death AS (SELECT person_id, MIN(day) AS death_day FROM evidence_break
                        WHERE kind = 'death' GROUP BY person_id)
         SELECT p.person_id,
@@ -272,4 +299,6 @@ def build_observed(con: Any, country: str, as_of: int) -> None:
                d.death_day IS NULL AS alive
         FROM persons AS p
         JOIN first_stay AS f ON f.person_id = p.person_id
-        LEFT JOIN death AS d ON d.person_id = p.person_id""", country=country, as_of=as_of))
+        LEFT JOIN death AS d ON d.person_id = p.person_id
+        WHERE p.person_id IN (SELECT person_id FROM enough)""", country=country, as_of=as_of,
+        min_evidence_days=MIN_EVIDENCE_DAYS))

@@ -42,6 +42,9 @@ def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
         "accepted_links": _one(con, f"SELECT count(*) FROM scored_pairs "
                                     f"WHERE match_probability >= {t!r}"),
         "persons": _one(con, "SELECT count(*) FROM persons"),
+        "persons_with_too_little_evidence": _one(
+            con, "SELECT count(*) FROM persons WHERE person_id NOT IN "
+                 "(SELECT person_id FROM observed)"),
         # expected false matches among accepted links, missed matches among rejected pairs
         "expected_false_matches": _one(con, f"SELECT coalesce(sum(1 - match_probability), 0) "
                                             f"FROM scored_pairs WHERE match_probability >= {t!r}"),

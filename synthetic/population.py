@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class Person:
         return self.pool in CYRILLIC_POOLS
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cumulative(weights: tuple[float, ...]) -> np.ndarray:
     w = np.asarray(weights, dtype=float)
     return np.cumsum(w / w.sum())
@@ -87,7 +87,7 @@ def pick(rng: np.random.Generator, weights: tuple[float, ...]) -> int:
                len(weights) - 1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _zipf(n: int) -> tuple[float, ...]:
     return tuple(float(x) for x in 1.0 / np.arange(1, n + 1) ** 0.9)
 
