@@ -6,7 +6,7 @@ way transliterations write them (š -> sh) and then dropped, everything but a-z 
 
 ``name_skeleton``: the standard form with the spelling variants of the transliteration
 standards folded to one symbol (shch/sch/shh, kh/h/x, ts/tc/cz/c, yu/iu/ju, ya/ia/ja,
-ye/ie/je, yo/io/jo, y/j/i, w/v, ue/oe/ae), doubled letters collapsed: so that Щербаков,
+ye/ie/je/e, yo/io/jo/e, y/j/i, w/v, ue/oe/ae), doubled letters collapsed: so that Щербаков,
 SHCHERBAKOV, SCHERBAKOV, SHHERBAKOV and ŠČERBAKOV meet.
 
 ``surname_stem``: the skeleton without its gendered ending (-ov/-ova, -skiy/-skaya), compared
@@ -47,11 +47,13 @@ _SKELETON_RULES: tuple[tuple[str, str], ...] = (
     ("yu", "U"), ("iu", "U"), ("ju", "U"),
     ("ya", "A"), ("ia", "A"), ("ja", "A"),
     ("ye", "E"), ("ie", "E"), ("je", "E"),
-    ("yo", "O"), ("io", "O"), ("jo", "O"),
+    # ё: e (ICAO), yo (BGN), jo, io, ë -- all one symbol with e
+    ("yo", "E"), ("io", "E"), ("jo", "E"),
     ("ue", "u"), ("oe", "o"), ("ae", "a"),
     ("x", "H"), ("h", "H"), ("c", "C"), ("w", "v"), ("y", "I"), ("j", "I"), ("i", "I"),
+    ("e", "E"),
 )
-_GENDERED_ENDINGS = re.compile(r"(ov|ev|ev|in|n)a$|(sk|ck|Ck)(A|aA|aI|a|I)$")
+_GENDERED_ENDINGS = re.compile(r"(ov|Ev|in|n)a$|(sk|ck|Ck)(A|aA|aI|a|I)$")
 
 
 @lru_cache(maxsize=500_000)

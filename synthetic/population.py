@@ -119,7 +119,6 @@ def _destination(rng: np.random.Generator) -> str:
 def _stays_for(rng: np.random.Generator, kind: str, birth: int, origin: str, w: World
                ) -> list[list]:
     """True stays of one person, by kind."""
-    here = w.country
     if kind == "native":
         return [[birth, None, None, None]]
     if kind == "native_emigrant":

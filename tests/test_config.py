@@ -1,0 +1,78 @@
+"""Configuration: defaults, TOML, overrides and clear errors (exit status 2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.config import RunConfig, load_config, with_overrides
+from pipelines.run import default_window_start
+from schemas.errors import ConfigError
+
+
+def test_defaults_are_the_method_defaults():
+    c = RunConfig()
+    assert (c.rule_parameters.tm, c.rule_parameters.tw, c.rule_parameters.gap_max) == (365, 487, 90)
+    assert (c.presence.unknown_carry, c.presence.sol_lag, c.min_cell) == (92, 365, 5)
+    assert c.rules == ("continuous_12", "12_of_16")
+
+
+def test_toml_is_read(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('country = "LVA"\nas_of = "2024-12-31"\nrules = ["12_of_16"]\n'
+                    "[rule_parameters]\ngap_max = 60\n[presence]\nsol_lag = 300\n"
+                    "[tables]\nmin_cell = 10\n"
+                    '[sources.census]\nfile = "enum.csv"\ncolumns = { record_id = "id" }\n')
+    c = load_config(path, tmp_path)
+    assert c.country == "LVA" and c.as_of == dt.date(2024, 12, 31)
+    assert c.rules == ("12_of_16",) and c.rule_parameters.gap_max == 60
+    assert c.presence.sol_lag == 300 and c.min_cell == 10
+    assert c.sources["census"].path == tmp_path / "enum.csv"
+    assert c.sources["census"].columns == {"record_id": "id"}
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ('contry = "KAZ"\n', "unknown keys"),
+    ('country = "Kazakhstan"\n', "alpha-3"),
+    ('as_of = "31/12/2024"\n', "ISO date"),
+    ('rules = ["twelve"]\n', "rule='twelve'"),
+    ("[rule_parameters]\ntm = 500\ntw = 487\n", "tm"),
+    ("[presence]\nsol_lagg = 3\n", "unknown keys"),
+    ('[sources.censuses]\nfile = "x.csv"\n', "unknown source"),
+])
+def test_bad_config_names_the_key(tmp_path, text, fragment):
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=fragment):
+        load_config(path, tmp_path)
+
+
+def test_flags_override_the_config():
+    c = with_overrides(RunConfig(country="KAZ"), "UZB", "2020-01-01", ["continuous_12"])
+    assert (c.country, c.as_of, c.rules) == ("UZB", dt.date(2020, 1, 1), ("continuous_12",))
+
+
+def test_window_opens_after_sixteen_months_of_evidence():
+    assert default_window_start(dt.date(2015, 1, 1)) == dt.date(2017, 1, 1)
+    assert default_window_start(dt.date(2014, 8, 31)) == dt.date(2016, 1, 1)
+
+
+def test_cli_bad_config_exits_2(tmp_path, capsys):
+    (tmp_path / "census.csv").write_text("record_id,first_name,census_date\nc1,A,2021-01-01\n")
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("country = 5\n")
+    assert main(["run", str(tmp_path), "--out", str(tmp_path / "o"), "--config", str(cfg)]) == 2
+    assert "country" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_missing_country_exits_2(tmp_path, capsys):
+    (tmp_path / "census.csv").write_text("record_id,first_name,census_date\nc1,A,2021-01-01\n")
+    assert main(["run", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "country" in capsys.readouterr().err
+
+
+def test_cli_missing_folder_exits_2(tmp_path):
+    assert main(["run", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 2

@@ -1,0 +1,103 @@
+"""End to end on small synthetic data, through the contract only: synth, run, evaluate."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.cli import main
+
+pytestmark = pytest.mark.slow
+
+PERSONS = 2000
+CONTRACT_COLUMNS = {
+    "links": {"source_l", "record_id_l", "source_r", "record_id_r", "match_weight",
+              "match_probability"},
+    "person_records": {"person_id", "source", "record_id"},
+    "persons": {"person_id", "sex", "birth_year", "citizenship", "country_of_birth"},
+    "residence_spells": {"person_id", "rule", "spell_start", "spell_end"},
+    "migration_events": {"person_id", "rule", "event_type", "event_date", "status", "country",
+                         "citizenship", "sex", "birth_year"},
+    "flows": {"rule", "year", "event_type", "citizenship", "sex", "age_group", "count",
+              "status", "suppressed"},
+    "stocks": {"reference_date", "citizenship", "country_of_birth", "sex", "age_group",
+               "count", "suppressed"},
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("e2e")
+    data, out = base / "data", base / "out"
+    assert main(["synth", "--persons", str(PERSONS), "--seed", "7", "--out", str(data)]) == 0
+    assert main(["run", str(data), "--out", str(out)]) == 0
+    assert main(["evaluate", str(out), "--truth", str(data / "truth")]) == 0
+    return {"data": data, "out": out}
+
+
+def test_outputs_follow_the_contract(run):
+    out = run["out"]
+    for table, columns in CONTRACT_COLUMNS.items():
+        found = {r[0] for r in duckdb.sql(f"DESCRIBE SELECT * FROM '{out / table}.parquet'"
+                                          ).fetchall()}
+        assert columns <= found, (table, columns - found)
+    for name in ("quality.json", "report.html", "run_config.json", "evaluation.json"):
+        assert (out / name).exists()
+
+
+def test_every_input_record_appears_exactly_once(run):
+    data, out = run["data"], run["out"]
+    truth = duckdb.sql(f"SELECT count(*) FROM '{data / 'truth/record_person.parquet'}'"
+                       ).fetchall()[0][0]
+    rows = duckdb.sql(f"SELECT count(*), count(DISTINCT (source, record_id)) "
+                      f"FROM '{out / 'person_records.parquet'}'").fetchall()[0]
+    assert rows == (truth, truth)
+
+
+def test_scores_against_truth_reach_floors(run):
+    result = json.loads((run["out"] / "evaluation.json").read_text())
+    assert result["persons"]["f1"] >= 0.98
+    for rule in ("continuous_12", "12_of_16"):
+        assert result["events"][rule]["f1"] >= 0.75, (rule, result["events"][rule])
+
+
+def test_events_alternate_per_person_and_rule(run):
+    bad = duckdb.sql(f"""
+        SELECT count(*) FROM (
+            SELECT event_type, LAG(event_type) OVER (PARTITION BY person_id, rule
+                                                     ORDER BY event_date) AS previous
+            FROM '{run['out'] / 'migration_events.parquet'}') WHERE event_type = previous
+    """).fetchall()[0][0]
+    assert bad == 0
+
+
+def test_small_cells_are_suppressed(run):
+    small = duckdb.sql(f"SELECT count(*) FROM '{run['out'] / 'flows.parquet'}' "
+                       "WHERE count IS NOT NULL AND count < 5").fetchall()[0][0]
+    assert small == 0
+
+
+def test_report_is_self_contained_and_shows_no_identities(run):
+    report = (run["out"] / "report.html").read_text()
+    assert "<script" not in report.lower()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", report)
+    names = duckdb.sql(f"SELECT DISTINCT last_name FROM "
+                       f"'{run['data'] / 'population_register.parquet'}' "
+                       "WHERE length(last_name) > 5").fetchall()
+    assert not [n for (n,) in names if n in report]
+    quality = (run["out"] / "quality.json").read_text()
+    assert not [n for (n,) in names if n in quality]
+
+
+def test_synth_same_seed_same_bytes(tmp_path):
+    for name in ("a", "b"):
+        assert main(["synth", "--persons", "300", "--seed", "3", "--out",
+                     str(tmp_path / name)]) == 0
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.parquet"))
+    assert len(files) >= 12
+    for f in files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
