@@ -30,6 +30,7 @@ from typing import Any
 from pipelines.sql import create_table, render
 
 LOOKBACK_DAYS = 487  # 16 months of evidence before the window opens
+MIN_RATE_GAPS = 2  # a person's own sign-of-life rate needs at least 3 signs of life
 MIN_EVIDENCE_DAYS = 2  # persons seen on one day only (often an unlinked record) make no events
 
 
@@ -50,8 +51,8 @@ class PresenceParameters:
 
     unknown_carry: int = 92
     sol_lag: int = 365
-    sol_gap_alpha: float = 0.05
-    sol_lag_max: int = 1095
+    sol_gap_alpha: float = 0.01
+    sol_lag_max: int = 2190
 
     def __post_init__(self) -> None:
         if not 0 < self.sol_gap_alpha < 1:
@@ -173,7 +174,8 @@ sign_of_life_rate AS (   -- each person's own rate of signs of life, per day: fr
     SELECT person_id,     -- gap (ln 2 / median for random arrivals), robust to long absences
            ln(2) / nullif(median(gap), 0) AS rate, count(*) + 1 AS n,
            median(gap) AS median_gap
-    FROM sign_of_life_gap WHERE gap IS NOT NULL GROUP BY person_id HAVING count(*) >= 2
+    FROM sign_of_life_gap WHERE gap IS NOT NULL GROUP BY person_id
+    HAVING count(*) >= {min_rate_gaps}
 ),
 gaps AS (   -- every gap after a point, the last one running to the as-of date
     SELECT o.person_id, o.day, o.next_day, COALESCE(o.next_day, {as_of}) AS gap_end,
@@ -198,14 +200,16 @@ breaks AS (
 ),
 covered AS (   -- a registration spans the gap and signs of life were missing not too long:
                -- a residence registration up to the person's own limit, a foreigner's
-               -- registration or permit (often outlasting the stay) up to the fixed one
+               -- registration or permit (often outlasting the stay), or any registration
+               -- after a recorded departure, up to the fixed one
     SELECT DISTINCT g.person_id, g.day
     FROM gaps AS g JOIN cover_period AS s
       ON s.person_id = g.person_id AND s.spell_start <= g.day
      AND COALESCE(s.spell_end, {as_of} + 1) >= g.gap_end
+    LEFT JOIN breaks AS b ON b.person_id = g.person_id AND b.day = g.day
     WHERE g.gap_end - g.day > {unknown_carry}
       AND GREATEST(LEAST(g.gap_end, {as_of}) - GREATEST(g.day, {sol_start}), 0)
-          <= CASE WHEN s.residence_registration THEN g.bridge_limit
+          <= CASE WHEN s.residence_registration AND b.person_id IS NULL THEN g.bridge_limit
                   ELSE {foreign_limit} END
 ),
 bridged AS (
@@ -270,7 +274,7 @@ def build_presence(con: Any, params: PresenceParameters, as_of: int, sol_start: 
         _PRESENCE, as_of=as_of, sol_start=sol_start, unknown_carry=params.unknown_carry,
         sol_lag=params.sol_lag, sol_lag_max=params.sol_lag_max,
         sol_gap_alpha=params.sol_gap_alpha,
-        foreign_limit=params.unknown_carry + params.sol_lag))
+        foreign_limit=params.unknown_carry + params.sol_lag, min_rate_gaps=MIN_RATE_GAPS))
 
 
 def build_observed(con: Any, country: str, as_of: int) -> None:

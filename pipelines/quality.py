@@ -48,8 +48,12 @@ def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
         # expected false matches among accepted links, missed matches among rejected pairs
         "expected_false_matches": _one(con, f"SELECT coalesce(sum(1 - match_probability), 0) "
                                             f"FROM scored_pairs WHERE match_probability >= {t!r}"),
-        "expected_missed_matches": _one(con, f"SELECT coalesce(sum(match_probability), 0) "
-                                             f"FROM scored_pairs WHERE match_probability < {t!r}"),
+        # missed: rejected pairs whose profiles did not end up in one person anyway
+        "expected_missed_matches": _one(con, f"""
+            SELECT coalesce(sum(s.match_probability), 0) FROM scored_pairs AS s
+            JOIN profile_cluster AS l ON l.unique_id = s.unique_id_l
+            JOIN profile_cluster AS r ON r.unique_id = s.unique_id_r
+            WHERE s.match_probability < {t!r} AND l.cluster <> r.cluster"""),
     }
     figures["link_rates"] = _rows(con, """
         WITH person_sources AS (SELECT DISTINCT person_id, source FROM person_records),

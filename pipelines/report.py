@@ -84,6 +84,14 @@ def bar_chart(rows: list[dict[str, Any]], series: list[str], title: str) -> str:
     return "".join(parts)
 
 
+def _link_matrix(rates: list[dict[str, Any]]) -> str:
+    sources = sorted({r["source"] for r in rates} | {r["linked_to"] for r in rates})
+    cell = {(r["source"], r["linked_to"]): r["link_rate"] for r in rates}
+    rows = [{"source": a, **{b: (cell.get((a, b)) if a != b else None) for b in sources}}
+            for a in sources]
+    return table(rows, ["source", *sources])
+
+
 def render_report(q: dict[str, Any]) -> str:
     run = q["run"]
     link = q["linkage"]
@@ -100,12 +108,11 @@ def render_report(q: dict[str, Any]) -> str:
                 ("expected missed matches", link["expected_missed_matches"]))) + "</div>",
         "<h2>Sources</h2>" + table([{"source": s, "records": n}
                                     for s, n in q["sources"].items()]),
-        "<h2>Linkage</h2><p class='note'>Link rate: share of a source's records whose person "
-        "also has a record in the other source. Expected false and missed matches are "
-        "model-based (sum of 1-p over accepted links, of p over rejected scored pairs), as "
-        "fastLink reports them.</p>" + table(link["link_rates"],
-                                           ["source", "linked_to", "records_linked",
-                                            "records", "link_rate"])
+        "<h2>Linkage</h2><p class='note'>Link rate: share of a source's records (row) whose "
+        "person also has a record in the other source (column). Expected false and missed "
+        "matches are model-based (sum of 1-p over accepted links, of p over rejected scored "
+        "pairs between different persons), as fastLink reports them.</p>"
+        + _link_matrix(link["link_rates"])
         + "<h3>By name script</h3>" + table(link["link_rates_by_script"]),
     ]
     events = _pivot_events(q["events_by_year"])
