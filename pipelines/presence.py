@@ -200,8 +200,8 @@ breaks AS (
 ),
 covered AS (   -- a registration spans the gap and signs of life were missing not too long:
                -- a residence registration up to the person's own limit, a foreigner's
-               -- registration or permit (often outlasting the stay), or any registration
-               -- after a recorded departure, up to the fixed one
+               -- registration or permit (often outlasting the stay), or a residence
+               -- registration after a recorded departure, up to the fixed one
     SELECT DISTINCT g.person_id, g.day
     FROM gaps AS g JOIN cover_period AS s
       ON s.person_id = g.person_id AND s.spell_start <= g.day
@@ -210,7 +210,8 @@ covered AS (   -- a registration spans the gap and signs of life were missing no
     WHERE g.gap_end - g.day > {unknown_carry}
       AND GREATEST(LEAST(g.gap_end, {as_of}) - GREATEST(g.day, {sol_start}), 0)
           <= CASE WHEN s.residence_registration AND b.person_id IS NULL THEN g.bridge_limit
-                  ELSE {foreign_limit} END
+                  WHEN s.residence_registration OR b.person_id IS NULL THEN {foreign_limit}
+                  ELSE -1 END   -- a permit says nothing about a return
 ),
 bridged AS (
     SELECT g.person_id, g.day, g.next_day, g.is_tail,
