@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 from splink import DuckDBAPI, Linker
+from splink.internals.exceptions import EMTrainingException
 
 from linkage import model
 from linkage.names import has_cyrillic, name_skeleton, standard_name, surname_stem
@@ -127,11 +128,15 @@ UNSEEN_LEVEL_M = 0.002
 
 
 def regularise_m(model_json: dict[str, Any]) -> dict[str, Any]:
-    """Give levels that EM never saw a small m probability, then renormalise.
+    """Give levels that EM never saw a small m probability, then renormalise; keep the prior
+    inside (0, 1).
 
     A level unseen among training pairs (a rare kind of disagreement) would otherwise keep
     Splink's default and could carry an arbitrary weight.
     """
+    # a duplicate-free single source can give a prior of 0 (no deterministic matches)
+    prior = model_json.get("probability_two_random_records_match") or 0.0
+    model_json["probability_two_random_records_match"] = min(max(prior, 1e-9), 0.5)
     for comparison in model_json["comparisons"]:
         levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
         for level in levels:
@@ -151,16 +156,19 @@ def train_and_score(con: Any, settings: LinkageSettings) -> tuple[str, dict[str,
         f'SELECT count("{c}") FROM profiles').fetchall()[0][0] > 0}
     db_api = DuckDBAPI(connection=con)
     frame = db_api.register("profiles", dataset_display_name="profiles")
-    linker = Linker(frame, model.settings(non_null), log_level=logging.WARNING)
-    rules = [r for r in model.DETERMINISTIC_RULES]
+    linker = Linker(frame, model.settings(non_null), log_level=logging.ERROR)
+    rules = model.usable(model.DETERMINISTIC_RULES, non_null)[:2]
     linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
     linker.training.estimate_u_using_random_sampling(max_pairs=settings.u_max_pairs,
                                                      seed=settings.seed)
-    for rule in model.TRAINING_BLOCKING:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, max_pairs=settings.em_max_pairs, record_sample_proportion=1.0)
+    for rule in model.training_rules(non_null):
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, max_pairs=settings.em_max_pairs, record_sample_proportion=1.0)
+        except EMTrainingException as error:  # too few pairs: the other sessions still train
+            log.warning("linkage: an EM session was skipped: %s", str(error).split(".")[0])
     trained = regularise_m(linker.misc.save_model_to_json(out_path=None, overwrite=True))
-    linker = Linker(frame, trained, log_level=logging.WARNING)
+    linker = Linker(frame, trained, log_level=logging.ERROR)
     predictions = linker.inference.predict(threshold_match_probability=settings.score_floor)
     run_stage(con, "score pairs", f"CREATE OR REPLACE TABLE scored_pairs AS SELECT "
               f"unique_id_l, unique_id_r, match_weight, match_probability "

@@ -75,27 +75,45 @@ COMPARISONS = (
     ("country_of_birth", lambda: _exact("country_of_birth")),
 )
 
+# Rules as (columns they need, rule). Only rules whose columns hold data are used, so that a
+# run on sources without person_key, or without full birth dates, still links.
 PREDICTION_BLOCKING = (
-    block_on("person_key"),
-    block_on("last_skel", "birth_year_any"),
-    block_on("first_skel", "birth_date"),
-    block_on("last_stem", "first_skel"),
-    block_on("birth_date", "sex", "citizenship"),
+    (("person_key",), block_on("person_key")),
+    (("last_skel", "birth_year_any"), block_on("last_skel", "birth_year_any")),
+    (("first_skel", "birth_date"), block_on("first_skel", "birth_date")),
+    (("last_stem", "first_skel"), block_on("last_stem", "first_skel")),
+    (("birth_date", "sex", "citizenship"), block_on("birth_date", "sex", "citizenship")),
 )
 
 # EM sessions: pairs sharing a birth date are about half matches (names, keys, sex learn
 # well); pairs sharing a person_key are nearly all matches (birth date errors learn well).
-# A name-blocked session is avoided: namesakes outnumber duplicates there and EM converges
-# to "same common name" as the match class.
+# Without keys, pairs sharing names and birth year stand in for them. A name-only session is
+# avoided: namesakes outnumber duplicates there and EM converges to "same common name".
 TRAINING_BLOCKING = (
-    block_on("birth_date"),
-    block_on("person_key"),
+    (("birth_date",), block_on("birth_date")),
+    (("person_key",), block_on("person_key")),
 )
+TRAINING_FALLBACK = (("first_skel", "last_stem", "birth_year_any"),
+                     block_on("first_skel", "last_stem", "birth_year_any"))
 
 DETERMINISTIC_RULES = (
-    block_on("person_key"),
-    block_on("first_skel", "last_skel", "birth_date"),
+    (("person_key",), block_on("person_key")),
+    (("first_skel", "last_skel", "birth_date"), block_on("first_skel", "last_skel", "birth_date")),
+    (("first_skel", "last_skel", "birth_year_any"),
+     block_on("first_skel", "last_skel", "birth_year_any")),
 )
+
+
+def usable(rules: tuple, available: set[str]) -> list:
+    """The rules whose columns all hold data."""
+    return [rule for needs, rule in rules if set(needs) <= available]
+
+
+def training_rules(available: set[str]) -> list:
+    rules = usable(TRAINING_BLOCKING, available)
+    if "person_key" not in available:
+        rules += usable((TRAINING_FALLBACK,), available)
+    return rules
 
 
 def settings(available: set[str]) -> SettingsCreator:
@@ -109,7 +127,7 @@ def settings(available: set[str]) -> SettingsCreator:
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=comparisons,
-        blocking_rules_to_generate_predictions=list(PREDICTION_BLOCKING),
+        blocking_rules_to_generate_predictions=usable(PREDICTION_BLOCKING, available),
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
         unique_id_column_name="unique_id",

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.sql import create_table, render
+from pipelines.sql import create_table, render, run_stage
 
 LOOKBACK_DAYS = 487  # 16 months of evidence before the window opens
 MIN_RATE_GAPS = 2  # a person's own sign-of-life rate needs at least 3 signs of life
@@ -75,20 +75,23 @@ def evidence_points_sql(typed: dict[str, str]) -> str:
                     "SELECT 'activity' AS source, record_id, activity_date AS day "
                     "FROM {src}"),
         _source_sql(typed, "census",
-                    "SELECT 'census', record_id, census_date FROM {src}"),
+                    "SELECT 'census' AS source, record_id, census_date AS day FROM {src}"),
         _source_sql(typed, "survey",
-                    "SELECT 'survey', record_id, interview_date FROM {src}"),
+                    "SELECT 'survey' AS source, record_id, interview_date AS day FROM {src}"),
         _source_sql(typed, "population_register",
-                    "SELECT 'population_register', record_id, registration_date FROM {src} "
+                    "SELECT CASE WHEN previous_residence_country IS NOT NULL "
+                    "THEN 'population_register_from_abroad' ELSE 'population_register' END "
+                    "AS source, record_id, registration_date AS day FROM {src} "
                     "UNION ALL SELECT 'population_register', record_id, "
                     "deregistration_date - 1 FROM {src} "
                     "WHERE deregistration_reason = 'death'"),
         _source_sql(typed, "aliens_register",
-                    "SELECT 'aliens_register', record_id, registration_date FROM {src}"),
+                    "SELECT 'aliens_register_from_abroad' AS source, record_id, "
+                    "registration_date AS day FROM {src}"),
         _source_sql(typed, "border_crossings",
-                    "SELECT 'border_crossings_' || direction, record_id, "
+                    "SELECT 'border_crossings_' || direction AS source, record_id, "
                     "CASE WHEN direction = 'in' THEN crossing_date ELSE crossing_date - 1 END "
-                    "FROM {src}"),
+                    "AS day FROM {src}"),
     ]
     return "\nUNION ALL\n".join(p for p in parts if p)
 
@@ -99,8 +102,8 @@ def evidence_breaks_sql(typed: dict[str, str]) -> str:
                     "SELECT 'border_crossings' AS source, record_id, crossing_date AS day, "
                     "'crossing' AS kind FROM {src} WHERE direction = 'out'"),
         _source_sql(typed, "population_register",
-                    "SELECT 'population_register', record_id, deregistration_date, "
-                    "deregistration_reason FROM {src} "
+                    "SELECT 'population_register' AS source, record_id, "
+                    "deregistration_date AS day, deregistration_reason AS kind FROM {src} "
                     "WHERE deregistration_reason IN ('emigration', 'death')"),
     ]
     parts = [p for p in parts if p]
@@ -117,11 +120,12 @@ def cover_spells_sql(typed: dict[str, str]) -> str:
                     "registration_date AS spell_start, deregistration_date AS spell_end, "
                     "TRUE AS residence_registration FROM {src}"),
         _source_sql(typed, "aliens_register",
-                    "SELECT 'aliens_register', record_id, registration_date, end_date, FALSE "
-                    "FROM {src}"),
+                    "SELECT 'aliens_register' AS source, record_id, "
+                    "registration_date AS spell_start, end_date AS spell_end, "
+                    "FALSE AS residence_registration FROM {src}"),
         _source_sql(typed, "residence_permits",
-                    "SELECT 'residence_permits', record_id, valid_from, valid_to, FALSE "
-                    "FROM {src}"),
+                    "SELECT 'residence_permits' AS source, record_id, valid_from AS spell_start, "
+                    "valid_to AS spell_end, FALSE AS residence_registration FROM {src}"),
     ]
     parts = [p for p in parts if p]
     if not parts:
@@ -151,8 +155,44 @@ def build_evidence(con: Any, typed: dict[str, str]) -> None:
             SELECT pr.person_id, {cols}
             FROM ({sql}) AS e
             JOIN person_records AS pr ON pr.record_id = e.record_id
-             AND pr.source = regexp_replace(e.source, '_(in|out)$', '')
+             AND pr.source = regexp_replace(e.source, '_(in|out|from_abroad)$', '')
             WHERE {'e.day' if table != 'cover_spell' else 'e.spell_start'} IS NOT NULL""")
+
+
+_REGISTRATION_LAG = """
+WITH pairs AS (   -- each registration from abroad with the nearest arrival crossing before it
+    SELECT r.source, r.person_id, r.day, r.day - max(c.day) AS lag
+    FROM evidence_point AS r JOIN evidence_point AS c
+      ON c.person_id = r.person_id AND c.source = 'border_crossings_in'
+     AND c.day <= r.day AND c.day > r.day - {max_lag}
+    WHERE r.source LIKE '%_from_abroad'
+    GROUP BY r.source, r.person_id, r.day
+)
+SELECT source, CAST(round(median(lag)) AS INTEGER) AS lag_days, count(*) AS pairs
+FROM pairs GROUP BY source HAVING count(*) >= {min_pairs}
+"""
+REGISTRATION_LAG_MAX = 180  # an arrival crossing this long before a registration explains it
+REGISTRATION_LAG_MIN_PAIRS = 30
+
+
+def estimate_registration_lag(con: Any) -> None:
+    """``registration_lag``: how long after arriving people register, per register.
+
+    Estimated from the data: registrations from abroad preceded by a recorded arrival
+    crossing. A registration from abroad then also says the person was present from that
+    many days earlier (an extra evidence point), so stays do not start late by the lag.
+    """
+    create_table(con, "registration lag", "registration_lag", render(
+        _REGISTRATION_LAG, max_lag=REGISTRATION_LAG_MAX,
+        min_pairs=REGISTRATION_LAG_MIN_PAIRS))
+    run_stage(con, "registration lag", """
+        INSERT INTO evidence_point
+        SELECT e.person_id, e.day - l.lag_days, 'estimated_arrival'
+        FROM evidence_point AS e JOIN registration_lag AS l ON l.source = e.source
+        WHERE l.lag_days > 0 AND NOT EXISTS (
+            SELECT 1 FROM evidence_point AS c
+            WHERE c.person_id = e.person_id AND c.source = 'border_crossings_in'
+              AND c.day <= e.day AND c.day > e.day - l.lag_days - 31)""")
 
 
 _PRESENCE = """

@@ -36,6 +36,7 @@ def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
     t = float(threshold)
     figures = {
         "threshold_match_probability": t,
+        "registration_lag_days": _rows(con, "SELECT * FROM registration_lag ORDER BY source"),
         "records": _one(con, "SELECT count(*) FROM identity_records"),
         "identity_profiles": _one(con, "SELECT count(*) FROM profiles"),
         "scored_pairs": _one(con, "SELECT count(*) FROM scored_pairs"),
@@ -109,7 +110,8 @@ def register_coverage(con: Any, typed: dict[str, str], as_of: int, sol_lag: int
         lags AS (
             SELECT d.day - max(e.day) AS lag FROM dereg AS d
             JOIN evidence_point AS e ON e.person_id = d.person_id AND e.day < d.day
-             AND e.source NOT IN ('population_register')
+             AND e.source NOT LIKE 'population_register%'
+             AND e.source <> 'estimated_arrival'
             GROUP BY d.person_id, d.day
         )
         SELECT count(*) AS deregistrations, median(lag) AS median_days,

@@ -101,3 +101,29 @@ def test_synth_same_seed_same_bytes(tmp_path):
     assert len(files) >= 12
     for f in files:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_runs_on_csv_without_keys_or_crossings(run, tmp_path):
+    """Another shape of input: CSV files, three sources, no person_key, no country_of_birth."""
+    data = tmp_path / "csv"
+    data.mkdir()
+    for source in ("population_register", "census", "activity"):
+        duckdb.sql(f"COPY (SELECT * EXCLUDE (person_key, country_of_birth) "
+                   f"FROM '{run['data'] / source}.parquet') TO '{data / source}.csv' (HEADER)")
+    out = tmp_path / "out"
+    assert main(["run", str(data), "--out", str(out), "--country", "KAZ"]) == 0
+    assert main(["evaluate", str(out), "--truth", str(run["data"] / "truth")]) == 0
+    result = json.loads((out / "evaluation.json").read_text())
+    assert result["persons"]["f1"] >= 0.95
+
+
+def test_runs_on_a_census_alone(run, tmp_path):
+    """A duplicate-free single source with birth years only: nothing to link, still a run."""
+    data = tmp_path / "census_only"
+    data.mkdir()
+    duckdb.sql(f"COPY (SELECT record_id, first_name, last_name, birth_year, sex, census_date "
+               f"FROM '{run['data'] / 'census.parquet'}') TO '{data / 'census.parquet'}'")
+    out = tmp_path / "out"
+    assert main(["run", str(data), "--out", str(out), "--country", "KAZ"]) == 0
+    n = duckdb.sql(f"SELECT count(*) FROM '{out / 'person_records.parquet'}'").fetchall()[0][0]
+    assert n == duckdb.sql(f"SELECT count(*) FROM '{data / 'census.parquet'}'").fetchall()[0][0]
