@@ -175,6 +175,29 @@ REGISTRATION_LAG_MAX = 180  # an arrival crossing this long before a registratio
 REGISTRATION_LAG_MIN_PAIRS = 30
 
 
+_DEREGISTRATION_LAG = """
+WITH pairs AS (   -- each deregistration for emigration with the nearest departure crossing
+    SELECT d.person_id, d.day, arg_min(d.day - c.day, abs(d.day - c.day)) AS lag
+    FROM evidence_break AS d JOIN evidence_break AS c
+      ON c.person_id = d.person_id AND c.kind = 'crossing'
+     AND c.day BETWEEN d.day - {max_lag} AND d.day + {max_early}
+    WHERE d.kind = 'emigration'
+    GROUP BY d.person_id, d.day
+)
+SELECT CAST(round(median(lag)) AS INTEGER) AS lag_days, count(*) AS pairs
+FROM pairs HAVING count(*) >= {min_pairs}
+"""
+
+
+def estimate_deregistration_lag(con: Any) -> None:
+    """``deregistration_lag``: how long after leaving emigrants deregister (median), from
+    deregistrations near a recorded departure crossing. An emigration deregistration then
+    dates the departure at most that long before it (never before the last evidence)."""
+    create_table(con, "deregistration lag", "deregistration_lag", render(
+        _DEREGISTRATION_LAG, max_lag=2 * REGISTRATION_LAG_MAX, max_early=60,
+        min_pairs=REGISTRATION_LAG_MIN_PAIRS))
+
+
 def estimate_registration_lag(con: Any) -> None:
     """``registration_lag``: how long after arriving people register, per register.
 
@@ -233,7 +256,8 @@ breaks AS (
     SELECT g.person_id, g.day,
            bool_or(b.kind <> 'crossing' OR g.next_is_arrival) AS hard,
            bool_or(b.kind = 'crossing' AND b.day = g.day + 1) AS crossed_next_day,
-           min(b.day) AS first_break
+           min(b.day) AS first_break,
+           min(b.day) FILTER (WHERE b.kind = 'emigration') AS deregistered
     FROM gaps AS g JOIN evidence_break AS b
       ON b.person_id = g.person_id AND b.day > g.day AND b.day <= g.gap_end
     GROUP BY g.person_id, g.day
@@ -256,8 +280,11 @@ covered AS (   -- a registration spans the gap and signs of life were missing no
 bridged AS (
     SELECT g.person_id, g.day, g.next_day, g.is_tail,
         CASE WHEN b.crossed_next_day THEN g.day + 1
-             ELSE LEAST(g.day + g.departure_lag, COALESCE(b.first_break, g.gap_end),
-                        g.gap_end) END AS departure_if_last,
+             ELSE LEAST(GREATEST(g.day + g.departure_lag,
+                                 COALESCE(b.deregistered - (SELECT max(lag_days)
+                                                            FROM deregistration_lag), 0)),
+                        COALESCE(b.first_break, g.gap_end), g.gap_end) END
+            AS departure_if_last,
         CASE WHEN b.hard THEN FALSE
              -- an out-crossing whose return was not recorded: only a registration bridges
              WHEN b.person_id IS NOT NULL THEN c.person_id IS NOT NULL

@@ -147,6 +147,7 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock) -> di
     T = day_number(as_of)
     presence_stage.build_evidence(con, typed)
     presence_stage.estimate_registration_lag(con)
+    presence_stage.estimate_deregistration_lag(con)
     presence_stage.build_presence(con, config.presence, T, day_number(sol_start))
     presence_stage.build_observed(con, country, T)
     clock.done("presence", stays=int(con.sql("SELECT count(*) FROM presence").fetchall()[0][0]))
