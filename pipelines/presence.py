@@ -8,7 +8,9 @@ Evidence, in day numbers (days since 1970-01-01):
 * **breaks** (OUT from that day, nothing bridges them): departures by border crossing,
   deregistrations for emigration, death.
 * **cover spells** (registered, not necessarily present): population register episodes,
-  aliens register stays, residence permits.
+  aliens register stays, residence permits. Population register episodes and open-ended
+  foreigners' registrations or permanent permits are *residence registrations*; dated permits
+  and registrations, whose validity often outlasts the stay, are weaker.
 
 Consecutive points of a person are one stay when no break lies between them and the gap is
 at most ``unknown_carry`` days, or a cover spell spans the gap and the part of the gap in which
@@ -122,10 +124,11 @@ def cover_spells_sql(typed: dict[str, str]) -> str:
         _source_sql(typed, "aliens_register",
                     "SELECT 'aliens_register' AS source, record_id, "
                     "registration_date AS spell_start, end_date AS spell_end, "
-                    "FALSE AS residence_registration FROM {src}"),
+                    "end_date IS NULL AS residence_registration FROM {src}"),
         _source_sql(typed, "residence_permits",
                     "SELECT 'residence_permits' AS source, record_id, valid_from AS spell_start, "
-                    "valid_to AS spell_end, FALSE AS residence_registration FROM {src}"),
+                    "valid_to AS spell_end, valid_to IS NULL AS residence_registration "
+                    "FROM {src}"),
     ]
     parts = [p for p in parts if p]
     if not parts:
