@@ -223,13 +223,16 @@ def estimate_registration_lag(con: Any) -> None:
 
 _PRESENCE = """
 WITH points AS (
-    SELECT person_id, day, bool_or(source = 'border_crossings_in') AS arrival_crossing
+    SELECT person_id, day, bool_or(source = 'border_crossings_in') AS arrival_crossing,
+           bool_or(source = 'border_crossings_out') AS eve_of_departure
     FROM evidence_point WHERE day <= {as_of} GROUP BY person_id, day
 ),
 ordered AS (
     SELECT person_id, day,
            LEAD(day) OVER (PARTITION BY person_id ORDER BY day) AS next_day,
-           LEAD(arrival_crossing) OVER (PARTITION BY person_id ORDER BY day) AS next_is_arrival
+           LEAD(arrival_crossing) OVER (PARTITION BY person_id ORDER BY day) AS next_is_arrival,
+           LEAD(eve_of_departure) OVER (PARTITION BY person_id ORDER BY day)
+               AS next_is_departure
     FROM points
 ),
 sign_of_life_gap AS (
@@ -246,6 +249,7 @@ sign_of_life_rate AS (   -- each person's own rate of signs of life, per day: fr
 gaps AS (   -- every gap after a point, the last one running to the as-of date
     SELECT o.person_id, o.day, o.next_day, COALESCE(o.next_day, {as_of}) AS gap_end,
            o.next_day IS NULL AS is_tail, COALESCE(o.next_is_arrival, FALSE) AS next_is_arrival,
+           COALESCE(o.next_is_departure, FALSE) AS next_is_departure,
            -- evidence carries presence for unknown_carry days; a registration with no
            -- evidence for sol_lag beyond that is over-coverage
            LEAST({sol_lag_max}, GREATEST({unknown_carry} + {sol_lag},
@@ -263,6 +267,9 @@ breaks AS (
            min(b.day) FILTER (WHERE b.kind = 'emigration') AS deregistered
     FROM gaps AS g JOIN evidence_break AS b
       ON b.person_id = g.person_id AND b.day > g.day AND b.day <= g.gap_end
+    -- a departure followed by another departure proves an unrecorded return in between:
+    -- it says nothing about how long the person was away
+    WHERE NOT (b.kind = 'crossing' AND g.next_is_departure AND b.day < g.gap_end)
     GROUP BY g.person_id, g.day
 ),
 covered AS (   -- a registration spans the gap and signs of life were missing not too long:
