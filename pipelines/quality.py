@@ -142,6 +142,14 @@ def naive_register_flows(con: Any, typed: dict[str, str]) -> list[dict[str, Any]
         ) GROUP BY ALL ORDER BY ALL""")
 
 
+def event_country_coverage(con: Any) -> list[dict[str, Any]]:
+    """Share of confirmed events whose previous or next country of residence is known."""
+    return _rows(con, """
+        SELECT rule, event_type, count(*) AS events,
+               avg(CASE WHEN country IS NULL THEN 0.0 ELSE 1.0 END) AS country_known
+        FROM migration_events WHERE status = 'confirmed' GROUP BY ALL ORDER BY ALL""")
+
+
 def events_by_year(con: Any) -> list[dict[str, Any]]:
     return _rows(con, """
         SELECT rule, year(event_date) AS year, event_type, status, count(*) AS count

@@ -21,9 +21,14 @@ th{background:#eef1f5}td:first-child,th:first-child{text-align:left}
 """
 
 
-def _fmt(value: Any) -> str:
+PLAIN_COLUMNS = {"year", "census_date", "as_of"}
+
+
+def _fmt(value: Any, column: str = "") -> str:
     if value is None:
         return "–"
+    if column in PLAIN_COLUMNS:
+        return html.escape(str(value))
     if isinstance(value, float):
         if abs(value) < 1 and value != 0:
             return f"{value:.3f}"
@@ -38,8 +43,8 @@ def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
         return "<p class='note'>No data.</p>"
     columns = columns or list(rows[0])
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(r.get(c))}</td>" for c in columns) + "</tr>"
-                   for r in rows)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(r.get(c), c)}</td>" for c in columns)
+                   + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -84,6 +89,21 @@ def bar_chart(rows: list[dict[str, Any]], series: list[str], title: str) -> str:
     return "".join(parts)
 
 
+def _beside_naive(q: dict[str, Any], rules: list[str]) -> list[dict[str, Any]]:
+    first = int(q["run"]["window_start"][:4])
+    rows: dict[int, dict[str, Any]] = {}
+    for r in q["naive_register_flows"]:
+        if r["year"] >= first:
+            rows.setdefault(r["year"], {"year": r["year"]})[f"register {r['event_type']}"] = \
+                r["count"]
+    for e in q["events_by_year"]:
+        if e["status"] == "confirmed" and e["year"] in rows:
+            rows[e["year"]][f"{e['rule']} {e['event_type']}"] = e["count"]
+    columns = ["year", "register immigration", "register emigration",
+               *[f"{r} {t}" for r in rules for t in ("immigration", "emigration")]]
+    return [{c: rows[y].get(c) for c in columns} for y in sorted(rows)]
+
+
 def _link_matrix(rates: list[dict[str, Any]]) -> str:
     sources = sorted({r["source"] for r in rates} | {r["linked_to"] for r in rates})
     cell = {(r["source"], r["linked_to"]): r["link_rate"] for r in rates}
@@ -122,10 +142,10 @@ def render_report(q: dict[str, Any]) -> str:
                     + table(events, ["year", *[c for c in sorted({k for r in events for k in r})
                                                if c != "year"]]))
     if q.get("naive_register_flows"):
-        sections.append("<h2>Naive register flows</h2><p class='note'>Registrations from abroad "
-                        "and deregistrations for emigration, as offices publish them today, "
-                        "for comparison with the events above.</p>"
-                        + table(q["naive_register_flows"]))
+        sections.append("<h2>Naive register flows beside the derived events</h2>"
+                        "<p class='note'>Registrations from abroad and deregistrations for "
+                        "emigration, as offices publish them today, beside the confirmed "
+                        "events of each rule.</p>" + table(_beside_naive(q, run["rules"])))
     cov = q.get("register_coverage")
     if cov:
         rows = [{"figure": k, "value": v} for k, v in cov.items() if k != "deregistration_lag"]
@@ -141,8 +161,11 @@ def render_report(q: dict[str, Any]) -> str:
                                   f"{v[0]:,.0f} – {v[1]:,.0f}"} for k, v in dse.items()]))
     if q.get("mirror"):
         sections.append("<h2>Mirror statistics</h2><p class='note'>Our confirmed events "
-                        "(continuous_12) with each partner against what the partner reports."
-                        "</p>" + table(q["mirror"]))
+                        "(continuous_12) with each partner against what the partner reports. "
+                        "Only events whose previous or next country of residence is known "
+                        "count; the share known is below. Partners may use another duration "
+                        "rule.</p>" + table(q.get("event_country_coverage", []))
+                        + table(q["mirror"]))
     sections.append("<h2>Parameters</h2>" + table(
         [{"parameter": k, "value": v} for k, v in q["parameters"].items()]))
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"

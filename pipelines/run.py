@@ -179,6 +179,7 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock) -> di
                                                        config.presence.sol_lag),
         "dual_system_estimate": quality.dual_system_estimate(con, typed, census_day),
         "mirror": quality.mirror_comparison(con, typed, country),
+        "event_country_coverage": quality.event_country_coverage(con),
         "parameters": _flat_parameters(config),
     }
     clock.done("quality")
