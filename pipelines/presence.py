@@ -95,7 +95,16 @@ def evidence_points_sql(typed: dict[str, str]) -> str:
                     "CASE WHEN direction = 'in' THEN crossing_date ELSE crossing_date - 1 END "
                     "AS day FROM {src}"),
     ]
-    return "\nUNION ALL\n".join(p for p in parts if p)
+    return _union(parts, "CAST(NULL AS DATE) AS day")
+
+
+def _union(parts: list[str | None], empty_columns: str) -> str:
+    """UNION ALL of the sources present; an empty relation of the same shape if none is."""
+    present = [p for p in parts if p]
+    if not present:
+        return ("SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS record_id, "
+                f"{empty_columns} WHERE FALSE")
+    return "\nUNION ALL\n".join(present)
 
 
 def evidence_breaks_sql(typed: dict[str, str]) -> str:
@@ -108,11 +117,7 @@ def evidence_breaks_sql(typed: dict[str, str]) -> str:
                     "deregistration_date AS day, deregistration_reason AS kind FROM {src} "
                     "WHERE deregistration_reason IN ('emigration', 'death')"),
     ]
-    parts = [p for p in parts if p]
-    if not parts:
-        return ("SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS record_id, "
-                "CAST(NULL AS DATE) AS day, CAST(NULL AS VARCHAR) AS kind WHERE FALSE")
-    return "\nUNION ALL\n".join(parts)
+    return _union(parts, "CAST(NULL AS DATE) AS day, CAST(NULL AS VARCHAR) AS kind")
 
 
 def cover_spells_sql(typed: dict[str, str]) -> str:
@@ -130,12 +135,8 @@ def cover_spells_sql(typed: dict[str, str]) -> str:
                     "valid_to AS spell_end, valid_to IS NULL AS residence_registration "
                     "FROM {src}"),
     ]
-    parts = [p for p in parts if p]
-    if not parts:
-        return ("SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS record_id, "
-                "CAST(NULL AS DATE) AS spell_start, CAST(NULL AS DATE) AS spell_end, "
-                "FALSE AS residence_registration WHERE FALSE")
-    return "\nUNION ALL\n".join(parts)
+    return _union(parts, "CAST(NULL AS DATE) AS spell_start, CAST(NULL AS DATE) AS spell_end, "
+                         "FALSE AS residence_registration")
 
 
 _DAYS = "date_diff('day', DATE '1970-01-01', {col})"
