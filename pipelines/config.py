@@ -6,7 +6,7 @@ outputs (``run_config.json``).
 ```toml
 country = "KAZ"            # else --country, else DIR/country.txt
 as_of = "2025-06-30"       # else the latest date any source observed something
-window_start = "2017-01-01"  # else 1 January after 16 months of signs of life
+window_start = "2017-01-01"  # else the first 1 January after signs of life start (+ unknown_carry)
 rules = ["continuous_12", "12_of_16"]
 
 [rule_parameters]          # METHOD.md §3

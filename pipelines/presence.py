@@ -31,7 +31,6 @@ from typing import Any
 
 from pipelines.sql import create_table, render, run_stage
 
-LOOKBACK_DAYS = 487  # 16 months of evidence before the window opens
 MIN_RATE_GAPS = 2  # a person's own sign-of-life rate needs at least 3 signs of life
 MIN_EVIDENCE_DAYS = 2  # persons seen on one day only (often an unlinked record) make no events
 

@@ -98,9 +98,13 @@ def sign_of_life_start(con: Any, typed: dict[str, str], as_of: dt.date) -> dt.da
     return value or as_of
 
 
-def default_window_start(evidence_start: dt.date) -> dt.date:
-    """1 January after 16 months of evidence: status at the window start needs a lookback."""
-    earliest = evidence_start + dt.timedelta(days=presence_stage.LOOKBACK_DAYS)
+def default_window_start(evidence_start: dt.date, lookback_days: int = 92) -> dt.date:
+    """The first 1 January at least ``lookback_days`` after signs of life start.
+
+    Evidence needs ``unknown_carry`` days to establish presence, so the first months of a
+    sign-of-life source cannot yet tell a new arrival from someone already here. The status
+    at the window start comes from the whole history (registers reach back decades)."""
+    earliest = evidence_start + dt.timedelta(days=lookback_days)
     return earliest if (earliest.month, earliest.day) == (1, 1) else \
         dt.date(earliest.year + 1, 1, 1)
 
@@ -135,7 +139,8 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock) -> di
 
     as_of = config.as_of or observed_as_of(con, typed)
     sol_start = sign_of_life_start(con, typed, as_of)
-    window_start = config.window_start or default_window_start(min(sol_start, as_of))
+    window_start = config.window_start or default_window_start(
+        min(sol_start, as_of), config.presence.unknown_carry)
     if window_start > as_of:
         window_start = dt.date(as_of.year, 1, 1)
     log.info("country %s, as-of %s, window from %s", country, as_of, window_start)

@@ -54,9 +54,12 @@ def test_flags_override_the_config():
     assert (c.country, c.as_of, c.rules) == ("UZB", dt.date(2020, 1, 1), ("continuous_12",))
 
 
-def test_window_opens_after_sixteen_months_of_evidence():
-    assert default_window_start(dt.date(2015, 1, 1)) == dt.date(2017, 1, 1)
-    assert default_window_start(dt.date(2014, 8, 31)) == dt.date(2016, 1, 1)
+def test_window_opens_on_the_first_january_after_the_carry():
+    assert default_window_start(dt.date(2015, 1, 1)) == dt.date(2016, 1, 1)
+    assert default_window_start(dt.date(2014, 9, 29)) == dt.date(2015, 1, 1)
+    assert default_window_start(dt.date(2014, 10, 1)) == dt.date(2015, 1, 1)
+    assert default_window_start(dt.date(2014, 10, 2)) == dt.date(2016, 1, 1)
+    assert default_window_start(dt.date(2014, 10, 1), lookback_days=0) == dt.date(2015, 1, 1)
 
 
 def test_cli_bad_config_exits_2(tmp_path, capsys):
