@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path)
     run.add_argument("--country")
     run.add_argument("--as-of", dest="as_of")
+    run.add_argument("--resume", action="store_true",
+                     help="continue an interrupted run from its checkpoint after linkage")
     run.add_argument("--rule", action="append", dest="rules",
                      choices=["continuous_12", "12_of_16"],
                      help="rule to derive (repeat for several; default both)")
@@ -77,7 +79,7 @@ def _dispatch(args: argparse.Namespace) -> None:
             raise ConfigError(f"{args.data_dir}: no such folder")
         config = with_overrides(load_config(args.config, args.data_dir), args.country,
                                 args.as_of, args.rules)
-        run_pipeline(args.data_dir, args.out, config)
+        run_pipeline(args.data_dir, args.out, config, resume=args.resume)
         print(f"report: {(args.out / 'report.html').resolve()}")
     elif args.command == "evaluate":
         from pipelines.evaluate import evaluate, format_evaluation

@@ -7,11 +7,11 @@ whole run succeeded: OUT is never half-written. Each stage logs its counts and e
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ from pipelines import quality, tables
 from pipelines.config import RunConfig
 from pipelines.report import render_report
 from pipelines.sql import day_number, from_day_number
-from schemas.errors import ConfigError
+from schemas.errors import ConfigError, MiglinkError, exit_code
 from schemas.validation import discover_sources, load_and_validate
 
 log = logging.getLogger("miglink")
@@ -109,33 +109,82 @@ def default_window_start(evidence_start: dt.date, lookback_days: int = 92) -> dt
         dt.date(earliest.year + 1, 1, 1)
 
 
-def run_pipeline(data_dir: Path, out: Path, config: RunConfig) -> dict[str, Any]:
-    """The whole pipeline; returns the quality figures."""
+CHECKPOINT = "checkpoint.json"
+
+
+def input_fingerprint(data_dir: Path, config: RunConfig) -> str:
+    """What a checkpoint is valid for: the input files (name, size, time) and the config."""
+    files = sorted((p.name, p.stat().st_size, int(p.stat().st_mtime))
+                   for p in data_dir.iterdir() if p.is_file())
+    text = json.dumps([files, config.to_json()], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_pipeline(data_dir: Path, out: Path, config: RunConfig, resume: bool = False
+                 ) -> dict[str, Any]:
+    """The whole pipeline; returns the quality figures.
+
+    Work happens in a hidden folder beside OUT (``.OUT.partial``), moved into place only when
+    complete. After linkage a checkpoint is written there; if a run stops later, ``resume``
+    continues from it (when inputs and config are unchanged). Bad input leaves nothing.
+    """
     clock = StageClock()
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    work = out.parent / f".{out.name}.partial"
+    fingerprint = input_fingerprint(data_dir, config)
+    if work.exists() and not (resume and _checkpoint(work, fingerprint)):
+        shutil.rmtree(work)
+    work.mkdir(exist_ok=True)
     try:
-        figures = _run(data_dir, work, config, clock)
+        figures = _run(data_dir, work, config, clock, fingerprint)
         if out.exists():
             shutil.rmtree(out)
         os.replace(work, out)
         log.info("outputs written to %s", out)
         return figures
+    except MiglinkError as error:
+        if exit_code(error) == 2:  # bad input: nothing is kept
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            _keep_for_resume(work)
+        raise
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        _keep_for_resume(work)
         raise
 
 
-def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock) -> dict[str, Any]:
+def _keep_for_resume(work: Path) -> None:
+    if (work / CHECKPOINT).exists():
+        log.info("partial work kept in %s: run again with --resume to continue", work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _checkpoint(work: Path, fingerprint: str) -> dict[str, Any] | None:
+    path = work / CHECKPOINT
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    return saved if saved.get("fingerprint") == fingerprint else None
+
+
+def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
+         fingerprint: str) -> dict[str, Any]:
     country = resolve_country(config, data_dir)
     db_path = work / "miglink.duckdb"
+    checkpoint = _checkpoint(work, fingerprint)
     con = duckdb.connect(str(db_path))
     spill = work / ".spill"
     con.execute(f"SET temp_directory = '{spill}'")
-    sources = discover_sources(data_dir, config.sources)
-    typed = load_and_validate(con, sources)
-    clock.done("validate", sources=len(typed))
+    if checkpoint:
+        typed = checkpoint["typed"]
+        log.info("resuming after linkage from %s", work)
+        clock.done("validate (checkpoint)", sources=len(typed))
+    else:
+        sources = discover_sources(data_dir, config.sources)
+        typed = load_and_validate(con, sources)
+        clock.done("validate", sources=len(typed))
 
     as_of = config.as_of or observed_as_of(con, typed)
     sol_start = sign_of_life_start(con, typed, as_of)
@@ -145,9 +194,16 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock) -> di
         window_start = dt.date(as_of.year, 1, 1)
     log.info("country %s, as-of %s, window from %s", country, as_of, window_start)
 
-    result = link_sources(con, typed, config.linkage, model_path=work / "model.json")
-    clock.done("link", records=result.records, profiles=result.profiles,
-               scored_pairs=result.scored_pairs, persons=result.persons)
+    if checkpoint:
+        clock.done("link (checkpoint)", **checkpoint["link"])
+    else:
+        result = link_sources(con, typed, config.linkage, model_path=work / "model.json")
+        counts = {"records": result.records, "profiles": result.profiles,
+                  "scored_pairs": result.scored_pairs, "persons": result.persons}
+        con.execute("CHECKPOINT")
+        (work / CHECKPOINT).write_text(json.dumps(
+            {"fingerprint": fingerprint, "typed": typed, "link": counts}))
+        clock.done("link", **counts)
 
     T = day_number(as_of)
     presence_stage.build_evidence(con, typed)
@@ -198,6 +254,7 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock) -> di
     (work / "run_config.json").write_text(json.dumps(saved, indent=1))
     con.close()
     shutil.rmtree(spill, ignore_errors=True)
+    (work / CHECKPOINT).unlink(missing_ok=True)
     clock.done("write")
     return figures
 
