@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--persons", type=int, required=True)
     synth.add_argument("--seed", type=int, default=1)
     synth.add_argument("--out", type=Path, required=True)
+    synth.add_argument("--world", choices=["default", "hard"], default="default",
+                       help="'hard': sparser crossings and signs of life, fewer "
+                            "deregistrations, another calendar and country")
 
     run = sub.add_parser("run", help="validate, link, derive, report")
     run.add_argument("data_dir", type=Path)
@@ -68,7 +71,9 @@ def _dispatch(args: argparse.Namespace) -> None:
         _demo(args)
     elif args.command == "synth":
         from synthetic import synthesise
-        counts = synthesise(args.persons, args.seed, args.out)
+        from synthetic.population import HARD_WORLD, World
+        world = HARD_WORLD if args.world == "hard" else World()
+        counts = synthesise(args.persons, args.seed, args.out, world)
         for source, n in counts.items():
             print(f"{source}: {n:,} rows")
     elif args.command == "run":

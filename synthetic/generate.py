@@ -75,7 +75,8 @@ class SourceBuilder:
                     self._episodes(p, open_from, None, None, previous, None)
                 return
             gap = (p.stays[i + 1][0] if i + 1 < len(p.stays) else w.as_of) - departure
-            deregisters = gap > 180 and rng.random() < (0.45 if p.born_here else 0.35)
+            deregisters = gap > 180 and rng.random() < (
+                w.deregistration_native if p.born_here else w.deregistration_foreign)
             if deregisters:
                 r = rng.random()
                 lag = -int(rng.integers(0, 30)) if r < 0.2 else (
@@ -147,7 +148,7 @@ class SourceBuilder:
         for pid, (arrival, origin) in present.items():
             p = self.people[pid]
             recent = w.census_day - arrival < 365 and not (p.born_here and arrival == p.birth)
-            coverage = 0.97 if p.born_here else (0.72 if recent else 0.91)
+            coverage = 0.97 if p.born_here else (w.census_coverage_recent if recent else 0.91)
             if rng.random() >= coverage:
                 continue
             year_of_arrival = None
@@ -162,7 +163,7 @@ class SourceBuilder:
     def survey(self, waves: list[tuple[int, dict[int, tuple[int, str | None]]]]) -> None:
         rng = self.rng
         for interview_day, present in waves:
-            pids = [pid for pid in present if rng.random() < 0.012]
+            pids = [pid for pid in present if rng.random() < self.w.survey_sampling_rate]
             if not pids:
                 continue
             base = len(present) / len(pids)
@@ -181,9 +182,11 @@ class SourceBuilder:
         rng, w = self.rng, self.w
         for i, (arrival, departure, _o, _d) in enumerate(p.stays):
             born_now = p.born_here and i == 0
-            if not born_now and arrival >= w.crossings_start and rng.random() < 0.7:
+            if not born_now and arrival >= w.crossings_start and \
+                    rng.random() < w.crossing_coverage:
                 self.add("border_crossings", p, {"crossing_date": arrival, "direction": "in"})
-            if departure is not None and departure >= w.crossings_start and rng.random() < 0.7:
+            if departure is not None and departure >= w.crossings_start and \
+                    rng.random() < w.crossing_coverage:
                 self.add("border_crossings", p, {"crossing_date": departure, "direction": "out"})
 
     def activity(self) -> pd.DataFrame:
@@ -321,7 +324,9 @@ def synthesise(n: int, seed: int, out: Path, world: World | None = None) -> dict
     index = StayIndex(people)
     b.census(index.present_on(w.census_day))
     waves = []
-    for year in range(2015, 2026):
+    first_wave_year = int(np.datetime64(w.evidence_start, "D").astype("datetime64[Y]").astype(int)
+                          + 1970)
+    for year in range(first_wave_year, 2027):
         for quarter in range(4):
             when = (np.datetime64(f"{year}-01-01") + np.timedelta64(91 * quarter, "D")
                     ).astype(int)

@@ -31,6 +31,21 @@ class World:
     crossings_start: int = day(2015, 1, 1)
     census_day: int = day(2021, 10, 1)
     as_of: int = day(2025, 6, 30)
+    # defect rates of the sources (see synthetic.sources for the identity defects)
+    crossing_coverage: float = 0.7  # share of real crossings the border system records
+    yearly_sign_of_life_share: float = 0.8  # people with a yearly tax/school/pension record
+    deregistration_native: float = 0.45  # emigrants leaving for 6+ months who deregister
+    deregistration_foreign: float = 0.35
+    census_coverage_recent: float = 0.72  # immigrants of the last 12 months enumerated
+    survey_sampling_rate: float = 0.012  # per quarterly wave
+
+
+# A harder world, for checking that the method is not tuned to the default one: sparser
+# crossings and signs of life, fewer deregistrations, another calendar and country.
+HARD_WORLD = World(country="LVA", evidence_start=day(2013, 7, 1), crossings_start=day(2016, 1, 1),
+                   census_day=day(2021, 1, 1), as_of=day(2024, 12, 31), crossing_coverage=0.45,
+                   yearly_sign_of_life_share=0.6, deregistration_native=0.3,
+                   deregistration_foreign=0.2, census_coverage_recent=0.6)
 
 
 # citizenship -> (name pool, weight among immigrants, stay purposes with weights)
@@ -219,7 +234,7 @@ def make_population(n: int, rng: np.random.Generator, w: World) -> list[Person]:
                         purpose=purpose, stays=stays)
         # signs of life: most people several a year, some rarely
         person.activity_rate = (0.3, 1.0, 2.0, 5.0)[pick(rng, (0.1, 0.3, 0.35, 0.25))]
-        if rng.random() < 0.8:
+        if rng.random() < w.yearly_sign_of_life_share:
             person.yearly_record_day = int(rng.integers(0, 365))
         if birth < day(1950) and rng.random() < 0.25:
             _die(rng, person, w)
