@@ -44,6 +44,8 @@ class LinkageSettings:
     u_max_pairs: float = 3e6
     em_max_pairs: float = 5e6
     seed: int = 42
+    # sources with one record per person: two of their records are never one person
+    duplicate_free: tuple[str, ...] = ("census",)
 
 
 @dataclass
@@ -140,7 +142,7 @@ def regularise_m(model_json: dict[str, Any]) -> dict[str, Any]:
     for comparison in model_json["comparisons"]:
         levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
         for level in levels:
-            if level.get("m_probability") is None:
+            if not level.get("m_probability"):  # never estimated, or estimated as zero
                 level["m_probability"] = UNSEEN_LEVEL_M
         total = sum(level["m_probability"] for level in levels)
         for level in levels:
@@ -159,13 +161,20 @@ def train_and_score(con: Any, settings: LinkageSettings) -> tuple[str, dict[str,
     linker = Linker(frame, model.settings(non_null), log_level=logging.ERROR)
     rules = model.usable(model.DETERMINISTIC_RULES, non_null)[:2]
     linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
+    settings_obj = linker._settings_obj  # Splink 5 exposes no public setter for the prior
+    if not 0 < settings_obj._probability_two_random_records_match < 1:
+        # no deterministic matches (a duplicate-free single source): one match per profile
+        settings_obj._probability_two_random_records_match = 1 / max(
+            2, int(con.sql("SELECT count(*) FROM profiles").fetchall()[0][0]))
     linker.training.estimate_u_using_random_sampling(max_pairs=settings.u_max_pairs,
                                                      seed=settings.seed)
     for rule in model.training_rules(non_null):
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 rule, max_pairs=settings.em_max_pairs, record_sample_proportion=1.0)
-        except EMTrainingException as error:  # too few pairs: the other sessions still train
+        except (EMTrainingException, ValueError) as error:
+            # too few or degenerate pairs (e.g. one duplicate-free source): the other
+            # sessions still train, and regularise_m fills what none could estimate
             log.warning("linkage: an EM session was skipped: %s", str(error).split(".")[0])
     trained = regularise_m(linker.misc.save_model_to_json(out_path=None, overwrite=True))
     linker = Linker(frame, trained, log_level=logging.ERROR)
@@ -176,18 +185,27 @@ def train_and_score(con: Any, settings: LinkageSettings) -> tuple[str, dict[str,
     return "scored_pairs", linker.misc.save_model_to_json(out_path=None, overwrite=True)
 
 
-def connected_components(con: Any, threshold: float) -> None:
+def connected_components(con: Any, threshold: float,
+                         duplicate_free: tuple[str, ...] = ()) -> None:
     """Table ``profile_cluster``: each profile's cluster, by label propagation in SQL.
 
     Iterates min-label propagation over links at or above ``threshold`` until stable;
-    the number of rounds grows with the diameter of the largest cluster (small here).
+    the number of rounds grows with the diameter of the largest cluster (small here). A link
+    between two profiles that both hold a record of a duplicate-free source is dropped.
     """
+    free = ", ".join(f"'{s}'" for s in duplicate_free if s.isidentifier()) or "''"
+    create_table(con, "clusters", "one_per_person", f"""
+        SELECT DISTINCT unique_id FROM record_profile WHERE source IN ({free})""")
     create_table(con, "clusters", "edges", f"""
-        SELECT unique_id_l AS a, unique_id_r AS b FROM scored_pairs
-        WHERE match_probability >= {float(threshold)!r}
+        WITH accepted AS (
+            SELECT unique_id_l, unique_id_r FROM scored_pairs
+            WHERE match_probability >= {float(threshold)!r}
+              AND NOT (unique_id_l IN (SELECT unique_id FROM one_per_person)
+                       AND unique_id_r IN (SELECT unique_id FROM one_per_person))
+        )
+        SELECT unique_id_l AS a, unique_id_r AS b FROM accepted
         UNION ALL
-        SELECT unique_id_r, unique_id_l FROM scored_pairs
-        WHERE match_probability >= {float(threshold)!r}""")
+        SELECT unique_id_r, unique_id_l FROM accepted""")
     create_table(con, "clusters", "profile_cluster",
                  "SELECT unique_id, unique_id AS cluster FROM profiles")
     for _ in range(100):
@@ -256,7 +274,7 @@ def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
     _, model_json = train_and_score(con, settings)
     scored = int(con.sql("SELECT count(*) FROM scored_pairs").fetchall()[0][0])
     log.info("linkage: %d scored pairs (%.0f s)", scored, time.perf_counter() - started)
-    connected_components(con, settings.threshold)
+    connected_components(con, settings.threshold, settings.duplicate_free)
     person_tables(con)
     if model_path is not None:
         model_path.write_text(json.dumps(model_json, indent=1))

@@ -72,10 +72,10 @@ def load_raw(con: Any, source: SourceFile) -> str:
     else:
         reader = f"read_parquet({path})"
     con.execute(f"CREATE OR REPLACE TEMP TABLE __load AS SELECT * FROM {reader}")
-    names = [r[0] for r in con.sql("DESCRIBE __load").fetchall()]
+    described = con.sql("DESCRIBE __load").fetchall()
     rename = {actual: canonical for canonical, actual in source.columns.items()}
     select = ", ".join(
-        f"CAST({_quote(n)} AS VARCHAR) AS {_quote(rename.get(n, n))}" for n in names
+        f"{_as_text(n, t)} AS {_quote(rename.get(n, n))}" for n, t, *_ in described
     )
     con.execute(
         f"CREATE OR REPLACE TABLE {table} AS "
@@ -83,6 +83,23 @@ def load_raw(con: Any, source: SourceFile) -> str:
     )
     con.execute("DROP TABLE __load")
     return table
+
+
+def _as_text(name: str, sql_type: str) -> str:
+    """A typed Parquet column as the text the contract describes.
+
+    Writers often store dates as timestamps (pandas does) and nullable integers as floats:
+    a timestamp at midnight is its date, a whole float its integer; anything else keeps its
+    full text and fails validation with that value shown.
+    """
+    c = _quote(name)
+    if sql_type.startswith("TIMESTAMP"):
+        return (f"CASE WHEN CAST({c} AS TIME) = TIME '00:00:00' "
+                f"THEN CAST(CAST({c} AS DATE) AS VARCHAR) ELSE CAST({c} AS VARCHAR) END")
+    if sql_type in ("DOUBLE", "FLOAT", "REAL") or sql_type.startswith("DECIMAL"):
+        return (f"CASE WHEN {c} = round({c}) AND abs({c}) < 1e15 "
+                f"THEN CAST(CAST({c} AS BIGINT) AS VARCHAR) ELSE CAST({c} AS VARCHAR) END")
+    return f"CAST({c} AS VARCHAR)"
 
 
 def _value_check(column: Column) -> str | None:

@@ -125,8 +125,10 @@ def test_runs_on_a_census_alone(run, tmp_path):
                f"FROM '{run['data'] / 'census.parquet'}') TO '{data / 'census.parquet'}'")
     out = tmp_path / "out"
     assert main(["run", str(data), "--out", str(out), "--country", "KAZ"]) == 0
-    n = duckdb.sql(f"SELECT count(*) FROM '{out / 'person_records.parquet'}'").fetchall()[0][0]
+    n, persons = duckdb.sql(f"SELECT count(*), count(DISTINCT person_id) "
+                            f"FROM '{out / 'person_records.parquet'}'").fetchall()[0]
     assert n == duckdb.sql(f"SELECT count(*) FROM '{data / 'census.parquet'}'").fetchall()[0][0]
+    assert persons == n  # a census has one record per person: none may be merged
 
 
 def test_harder_world_keeps_its_floors(tmp_path):

@@ -134,3 +134,32 @@ def test_cli_exits_2_and_writes_nothing(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == [data]  # no half-written temporary folder either
     err = capsys.readouterr().err
     assert "census.csv" in err and "'sex'" in err and "row 1" in err
+
+
+def test_parquet_timestamps_and_float_integers_are_accepted(tmp_path):
+    """pandas writes dates as timestamps and nullable integers as floats: both are fine."""
+    import pandas as pd
+
+    frame = pd.DataFrame({
+        "record_id": ["c1", "c2"], "first_name": ["Ivan", "Olga"],
+        "birth_date": pd.to_datetime(["1980-05-01", "1990-12-31"]),
+        "census_date": pd.to_datetime(["2021-10-01", "2021-10-01"]),
+        "year_of_arrival": [2015.0, float("nan")],
+    })
+    frame.to_parquet(tmp_path / "census.parquet")
+    con = duckdb.connect()
+    typed = load_and_validate(con, discover_sources(tmp_path))
+    rows = con.sql(f"SELECT birth_date, year_of_arrival FROM {typed['census']} ORDER BY __row"
+                   ).fetchall()
+    assert str(rows[0][0]) == "1980-05-01" and rows[0][1] == 2015 and rows[1][1] is None
+
+
+def test_parquet_timestamp_with_time_of_day_is_rejected(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"record_id": ["c1"], "first_name": ["Ivan"],
+                          "census_date": pd.to_datetime(["2021-10-01 13:45"])})
+    frame.to_parquet(tmp_path / "census.parquet")
+    with pytest.raises(SchemaError) as caught:
+        load_and_validate(duckdb.connect(), discover_sources(tmp_path))
+    assert caught.value.violations[0].column == "census_date"
