@@ -28,6 +28,7 @@ from linkage import model
 from linkage.names import has_cyrillic, name_skeleton, standard_name, surname_stem
 from pipelines.sql import create_table, run_stage
 from schemas.contract import SOURCES
+from schemas.errors import ConfigError
 
 log = logging.getLogger("miglink")
 
@@ -127,6 +128,7 @@ def build_profiles(con: Any) -> int:
 
 
 UNSEEN_LEVEL_M = 0.002
+CARTESIAN_LIMIT = 5000  # without any blocking rule, at most this many profiles are compared
 
 
 def regularise_m(model_json: dict[str, Any]) -> dict[str, Any]:
@@ -159,13 +161,19 @@ def train_and_score(con: Any, settings: LinkageSettings) -> tuple[str, dict[str,
     db_api = DuckDBAPI(connection=con)
     frame = db_api.register("profiles", dataset_display_name="profiles")
     linker = Linker(frame, model.settings(non_null), log_level=logging.ERROR)
+    n_profiles = int(con.sql("SELECT count(*) FROM profiles").fetchall()[0][0])
+    if not model.usable(model.PREDICTION_BLOCKING, non_null) and n_profiles > CARTESIAN_LIMIT:
+        raise ConfigError(
+            f"the linked sources share too few identifying columns to block on "
+            f"({', '.join(sorted(non_null))}); {n_profiles:,} identity profiles cannot all "
+            "be compared pairwise")
     rules = model.usable(model.DETERMINISTIC_RULES, non_null)[:2]
-    linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
+    if rules:
+        linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
     settings_obj = linker._settings_obj  # Splink 5 exposes no public setter for the prior
     if not 0 < settings_obj._probability_two_random_records_match < 1:
         # no deterministic matches (a duplicate-free single source): one match per profile
-        settings_obj._probability_two_random_records_match = 1 / max(
-            2, int(con.sql("SELECT count(*) FROM profiles").fetchall()[0][0]))
+        settings_obj._probability_two_random_records_match = 1 / max(2, n_profiles)
     linker.training.estimate_u_using_random_sampling(max_pairs=settings.u_max_pairs,
                                                      seed=settings.seed)
     for rule in model.training_rules(non_null):

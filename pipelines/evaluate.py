@@ -45,7 +45,8 @@ def evaluate(out: Path, truth: Path, tolerance_days: int = TOLERANCE_DAYS) -> di
     con = duckdb.connect()
     con.execute(f"CREATE TABLE person_records AS SELECT * FROM '{out / 'person_records.parquet'}'")
     con.execute(f"CREATE TABLE links AS SELECT * FROM '{out / 'links.parquet'}'")
-    con.execute("CREATE TABLE truth_record_person AS SELECT source, record_id, "
+    con.execute("CREATE TABLE truth_record_person AS SELECT CAST(source AS VARCHAR) AS "
+                "source, CAST(record_id AS VARCHAR) AS record_id, "
                 f"CAST(true_person_id AS VARCHAR) AS true_person_id "
                 f"FROM '{truth / 'record_person.parquet'}'")
     threshold = run.get("linkage", {}).get("threshold", 0.5)

@@ -71,12 +71,23 @@ def _peak_memory_mb() -> float:
         return 0.0
 
 
-def resolve_country(config: RunConfig, data_dir: Path) -> str:
+def resolve_country(config: RunConfig, data_dir: Path, con: Any = None,
+                    typed: dict[str, str] | None = None) -> str:
+    """--country, else the config, else DIR/country.txt, else inferred from the data: the
+    most common citizenship in the population register (or census)."""
     if config.country:
         return config.country
     marker = data_dir / "country.txt"
     if marker.exists():
         return marker.read_text().strip()
+    for source in ("population_register", "census"):
+        if con is not None and typed and source in typed:
+            row = con.sql(f"SELECT mode(citizenship), count(citizenship) "
+                          f"FROM {typed[source]}").fetchall()[0]
+            if row[0]:
+                log.warning("no country given: using %s, the most common citizenship in %s "
+                            "(pass --country to choose)", row[0], source)
+                return row[0]
     raise ConfigError("no country: pass --country ISO3, set country in the config, or put "
                       f"it in {marker}")
 
@@ -171,7 +182,6 @@ def _checkpoint(work: Path, fingerprint: str) -> dict[str, Any] | None:
 
 def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
          fingerprint: str) -> dict[str, Any]:
-    country = resolve_country(config, data_dir)
     db_path = work / "miglink.duckdb"
     checkpoint = _checkpoint(work, fingerprint)
     con = duckdb.connect(str(db_path))
@@ -186,6 +196,7 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
         typed = load_and_validate(con, sources)
         clock.done("validate", sources=len(typed))
 
+    country = resolve_country(config, data_dir, con, typed)
     as_of = config.as_of or observed_as_of(con, typed)
     sol_start = sign_of_life_start(con, typed, as_of)
     window_start = config.window_start or default_window_start(

@@ -77,5 +77,14 @@ def test_cli_missing_country_exits_2(tmp_path, capsys):
     assert "country" in capsys.readouterr().err
 
 
+def test_country_is_inferred_from_citizenship(tmp_path):
+    (tmp_path / "census.csv").write_text(
+        "record_id,first_name,citizenship,census_date\n"
+        "c1,Anna,EST,2021-01-01\nc2,Olga,EST,2021-01-01\nc3,Ivan,RUS,2021-01-01\n")
+    assert main(["run", str(tmp_path), "--out", str(tmp_path / "o")]) == 0
+    saved = (tmp_path / "o" / "run_config.json").read_text()
+    assert '"country": "EST"' in saved
+
+
 def test_cli_missing_folder_exits_2(tmp_path):
     assert main(["run", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 2
