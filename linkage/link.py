@@ -32,8 +32,8 @@ from schemas.errors import ConfigError
 
 log = logging.getLogger("miglink")
 
-IDENTITY = ("person_key", "first_name", "last_name", "birth_date", "birth_year", "sex",
-            "citizenship", "country_of_birth")
+IDENTITY = ("person_key", "first_name", "last_name", "first_name_bf", "last_name_bf",
+            "birth_date", "birth_year", "sex", "citizenship", "country_of_birth")
 
 
 @dataclass(frozen=True)
@@ -84,15 +84,19 @@ def standardise_names(con: Any) -> None:
         "cyrillic": [has_cyrillic(n) for n in names],
     })
     con.register("name_forms_df", forms)
-    create_table(con, "standardise names", "name_forms", "SELECT * FROM name_forms_df")
+    create_table(con, "standardise names", "name_forms",   # typed even when empty
+                 "SELECT CAST(name AS VARCHAR) AS name, CAST(std AS VARCHAR) AS std, "
+                 "CAST(skel AS VARCHAR) AS skel, CAST(stem AS VARCHAR) AS stem, "
+                 "CAST(cyrillic AS BOOLEAN) AS cyrillic FROM name_forms_df")
     con.unregister("name_forms_df")
 
 
 _PROFILE_KEY = """
 CASE WHEN person_key IS NOT NULL
-       OR (first_std IS NOT NULL AND last_std IS NOT NULL AND birth_date IS NOT NULL)
-     THEN concat_ws('|', coalesce(person_key, ''), coalesce(first_std, ''),
-                    coalesce(last_std, ''), coalesce(CAST(birth_date AS VARCHAR), ''),
+       OR (coalesce(first_std, first_bf) IS NOT NULL AND coalesce(last_std, last_bf) IS NOT NULL
+           AND birth_date IS NOT NULL)
+     THEN concat_ws('|', coalesce(person_key, ''), coalesce(first_std, first_bf, ''),
+                    coalesce(last_std, last_bf, ''), coalesce(CAST(birth_date AS VARCHAR), ''),
                     coalesce(CAST(birth_year AS VARCHAR), ''), coalesce(sex, ''),
                     coalesce(citizenship, ''), coalesce(country_of_birth, ''))
      ELSE 'record|' || source || '|' || record_id END
@@ -104,6 +108,9 @@ def build_profiles(con: Any) -> int:
         SELECT r.*, f.std AS first_std, f.skel AS first_skel,
                l.std AS last_std, l.skel AS last_skel, l.stem AS last_stem,
                coalesce(f.cyrillic, l.cyrillic, FALSE) AS cyrillic_script,
+               r.first_name_bf AS first_bf, r.last_name_bf AS last_bf,
+               CAST(from_base64(r.first_name_bf) AS BIT) AS first_bf_bits,
+               CAST(from_base64(r.last_name_bf) AS BIT) AS last_bf_bits,
                coalesce(year(r.birth_date), r.birth_year) AS birth_year_any
         FROM identity_records AS r
         LEFT JOIN name_forms AS f ON f.name = r.first_name
@@ -117,6 +124,9 @@ def build_profiles(con: Any) -> int:
                any_value(i.first_std) AS first_std, any_value(i.first_skel) AS first_skel,
                any_value(i.last_std) AS last_std, any_value(i.last_skel) AS last_skel,
                any_value(i.last_stem) AS last_stem,
+               any_value(i.first_bf) AS first_bf, any_value(i.last_bf) AS last_bf,
+               any_value(i.first_bf_bits) AS first_bf_bits,
+               any_value(i.last_bf_bits) AS last_bf_bits,
                any_value(i.birth_date) AS birth_date, any_value(i.birth_year_any) AS birth_year_any,
                any_value(i.sex) AS sex, any_value(i.citizenship) AS citizenship,
                any_value(i.country_of_birth) AS country_of_birth,

@@ -35,6 +35,26 @@ def _name_comparison(prefix: str, label: str, stem: bool) -> Any:
     return cl.CustomComparison(levels, output_column_name=label)
 
 
+def _dice(prefix: str) -> str:
+    left, right = f'"{prefix}_bf_bits_l"', f'"{prefix}_bf_bits_r"'
+    return (f"2.0 * bit_count({left} & {right}) / "
+            f"nullif(bit_count({left}) + bit_count({right}), 0)")
+
+
+def _bloom_comparison(prefix: str, label: str) -> Any:
+    """Names that arrive as Bloom filters: exact filter, then Dice thresholds (in SQL)."""
+    def dice_at(threshold: float) -> Any:
+        return cll.CustomLevel(f"{_dice(prefix)} >= {threshold}",
+                               f"Dice of {prefix} name filters >= {threshold}",
+                               base_dialect_str="duckdb")
+
+    return cl.CustomComparison(
+        [cll.NullLevel(f"{prefix}_bf"),
+         cll.ExactMatchLevel(f"{prefix}_bf", term_frequency_adjustments=True),
+         dice_at(0.9), dice_at(0.75), dice_at(0.6), cll.ElseLevel()],
+        output_column_name=label)
+
+
 def _birth_date_comparison() -> Any:
     def custom(sql: str, label: str) -> Any:
         return cll.CustomLevel(sql, label, base_dialect_str="duckdb")
@@ -70,6 +90,8 @@ COMPARISONS = (
     ("first_name", lambda: _name_comparison("first", "first_name", stem=False)),
     ("last_name", lambda: _name_comparison("last", "last_name", stem=True)),
     ("birth_date", _birth_date_comparison),
+    ("first_name_bf", lambda: _bloom_comparison("first", "first_name_bf")),
+    ("last_name_bf", lambda: _bloom_comparison("last", "last_name_bf")),
     ("sex", lambda: _exact("sex")),
     ("citizenship", lambda: _exact("citizenship")),
     ("country_of_birth", lambda: _exact("country_of_birth")),
@@ -83,6 +105,9 @@ PREDICTION_BLOCKING = (
     (("first_skel", "birth_date"), block_on("first_skel", "birth_date")),
     (("last_stem", "first_skel"), block_on("last_stem", "first_skel")),
     (("birth_date", "sex", "citizenship"), block_on("birth_date", "sex", "citizenship")),
+    (("last_bf", "birth_year_any"), block_on("last_bf", "birth_year_any")),
+    (("first_bf", "birth_date"), block_on("first_bf", "birth_date")),
+    (("first_bf", "last_bf"), block_on("first_bf", "last_bf")),
 )
 
 # EM sessions: pairs sharing a birth date are about half matches (names, keys, sex learn
@@ -95,12 +120,15 @@ TRAINING_BLOCKING = (
 )
 TRAINING_FALLBACK = (("first_skel", "last_stem", "birth_year_any"),
                      block_on("first_skel", "last_stem", "birth_year_any"))
+TRAINING_FALLBACK_ENCODED = (("first_bf", "last_bf", "birth_year_any"),
+                             block_on("first_bf", "last_bf", "birth_year_any"))
 
 DETERMINISTIC_RULES = (
     (("person_key",), block_on("person_key")),
     (("first_skel", "last_skel", "birth_date"), block_on("first_skel", "last_skel", "birth_date")),
     (("first_skel", "last_skel", "birth_year_any"),
      block_on("first_skel", "last_skel", "birth_year_any")),
+    (("first_bf", "last_bf", "birth_date"), block_on("first_bf", "last_bf", "birth_date")),
 )
 
 
@@ -112,7 +140,7 @@ def usable(rules: tuple, available: set[str]) -> list:
 def training_rules(available: set[str]) -> list:
     rules = usable(TRAINING_BLOCKING, available)
     if "person_key" not in available:
-        rules += usable((TRAINING_FALLBACK,), available)
+        rules += usable((TRAINING_FALLBACK, TRAINING_FALLBACK_ENCODED), available)[:1]
     return rules
 
 
@@ -121,6 +149,7 @@ def settings(available: set[str]) -> SettingsCreator:
     needed = {
         "person_key": {"person_key"}, "first_name": {"first_std"}, "last_name": {"last_std"},
         "birth_date": {"birth_year_any"}, "sex": {"sex"}, "citizenship": {"citizenship"},
+        "first_name_bf": {"first_bf"}, "last_name_bf": {"last_bf"},
         "country_of_birth": {"country_of_birth"},
     }
     comparisons = [make() for name, make in COMPARISONS if needed[name] <= available]

@@ -46,6 +46,18 @@ def _parser() -> argparse.ArgumentParser:
                      choices=["continuous_12", "12_of_16"],
                      help="rule to derive (repeat for several; default both)")
 
+    enc = sub.add_parser("encode", help="for data custodians: hash keys (HMAC-SHA256) and "
+                                        "replace names by keyed Bloom filters")
+    enc.add_argument("data_dir", type=Path)
+    enc.add_argument("--out", type=Path, required=True)
+    enc.add_argument("--key-file", type=Path, help="file holding the project key")
+    enc.add_argument("--key-env", help="environment variable holding the project key")
+    enc.add_argument("--bits", type=int, default=1024, help="Bloom filter length (bits)")
+    enc.add_argument("--hashes", type=int, default=20, help="hash functions per bigram")
+    enc.add_argument("--salt-birth-year", action="store_true",
+                     help="salt name filters with the birth year (harder to attack, "
+                          "misses links when birth years disagree)")
+
     ev = sub.add_parser("evaluate", help="score a run against ground truth")
     ev.add_argument("out", type=Path)
     ev.add_argument("--truth", type=Path, required=True)
@@ -86,6 +98,13 @@ def _dispatch(args: argparse.Namespace) -> None:
                                 args.as_of, args.rules)
         run_pipeline(args.data_dir, args.out, config, resume=args.resume)
         print(f"report: {(args.out / 'report.html').resolve()}")
+    elif args.command == "encode":
+        from linkage.encoding import BloomParameters, encode_directory, read_key
+        key = read_key(args.key_file, args.key_env)
+        params = BloomParameters(args.bits, args.hashes, args.salt_birth_year)
+        counts = encode_directory(args.data_dir, args.out, key, params)
+        for source, n in counts.items():
+            print(f"{source}: {n:,} records encoded")
     elif args.command == "evaluate":
         from pipelines.evaluate import evaluate, format_evaluation
         print(format_evaluation(evaluate(args.out, args.truth)))
