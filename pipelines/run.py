@@ -24,7 +24,7 @@ from pipelines import presence as presence_stage
 from pipelines import quality, tables
 from pipelines.config import RunConfig
 from pipelines.report import render_report
-from pipelines.sql import day_number, from_day_number
+from pipelines.sql import day_number
 from schemas.errors import ConfigError, MiglinkError, exit_code
 from schemas.validation import discover_sources, load_and_validate
 
@@ -40,7 +40,6 @@ OBSERVATION_DATES = {  # what counts for the as-of date: things observed, never 
     "border_crossings": ("crossing_date",),
     "activity": ("activity_date",),
 }
-SIGN_OF_LIFE_SOURCES = ("activity",)
 
 
 @dataclass
@@ -284,5 +283,3 @@ def _version() -> str:
     except Exception:  # not installed: running from a checkout
         return "dev"
 
-
-__all__ = ["run_pipeline", "from_day_number"]

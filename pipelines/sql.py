@@ -78,6 +78,3 @@ def create_table(con: Any, stage: str, table: str, select_sql: str) -> None:
     """Materialise ``select_sql`` as table ``table`` (replacing it)."""
     run_stage(con, stage, f"CREATE OR REPLACE TABLE {identifier(table)} AS {select_sql}")
 
-
-def count_rows(con: Any, table: str) -> int:
-    return int(con.sql(f"SELECT count(*) FROM {identifier(table)}").fetchall()[0][0])

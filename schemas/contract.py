@@ -11,8 +11,6 @@ from typing import Literal
 
 ColumnType = Literal["string", "date", "integer", "number", "country", "code"]
 
-COUNTRY_PATTERN = "^[A-Z]{3}$"
-
 
 @dataclass(frozen=True)
 class Column:
@@ -124,5 +122,3 @@ SOURCES: dict[str, SourceSpec] = {
         ),
     )
 }
-
-LINKED_SOURCES = tuple(name for name, spec in SOURCES.items() if spec.linked)
