@@ -145,3 +145,18 @@ def test_harder_world_keeps_its_floors(tmp_path):
     assert result["persons"]["f1"] >= 0.98
     for rule in ("continuous_12", "12_of_16"):
         assert result["events"][rule]["f1"] >= 0.6, (rule, result["events"][rule])
+
+
+def test_logs_never_show_names_keys_or_birth_dates(run, tmp_path, caplog):
+    caplog.set_level("DEBUG")
+    assert main(["-v", "run", str(run["data"]), "--out", str(tmp_path / "out")]) == 0
+    log = "\n".join(r.getMessage() for r in caplog.records)
+    assert "link done" in log
+    census = run["data"] / "census.parquet"
+    names = {n for (n,) in duckdb.sql(f"SELECT DISTINCT last_name FROM '{census}' "
+                                      "WHERE length(last_name) > 4").fetchall()}
+    keys = {k for (k,) in duckdb.sql(f"SELECT DISTINCT person_key FROM '{census}' "
+                                     "WHERE person_key IS NOT NULL").fetchall()}
+    births = {str(d) for (d,) in duckdb.sql(f"SELECT DISTINCT birth_date FROM '{census}' "
+                                            "WHERE birth_date IS NOT NULL").fetchall()}
+    assert not [x for x in names | keys | births if x in log]
