@@ -36,16 +36,12 @@ def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
     t = float(threshold)
     figures = {
         "threshold_match_probability": t,
-        "registration_lag_days": _rows(con, "SELECT * FROM registration_lag ORDER BY source"),
         "records": _one(con, "SELECT count(*) FROM identity_records"),
         "identity_profiles": _one(con, "SELECT count(*) FROM profiles"),
         "scored_pairs": _one(con, "SELECT count(*) FROM scored_pairs"),
         "accepted_links": _one(con, f"SELECT count(*) FROM scored_pairs "
                                     f"WHERE match_probability >= {t!r}"),
         "persons": _one(con, "SELECT count(*) FROM persons"),
-        "persons_with_too_little_evidence": _one(
-            con, "SELECT count(*) FROM persons WHERE person_id NOT IN "
-                 "(SELECT person_id FROM observed)"),
         # expected false matches among accepted links, missed matches among rejected pairs
         "expected_false_matches": _one(con, f"SELECT coalesce(sum(1 - match_probability), 0) "
                                             f"FROM scored_pairs WHERE match_probability >= {t!r}"),
@@ -78,6 +74,19 @@ def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
         WHERE i.first_name IS NOT NULL OR i.last_name IS NOT NULL
         GROUP BY ALL ORDER BY ALL""")
     return figures
+
+
+def presence_model(con: Any) -> dict[str, Any]:
+    """What the presence stage estimated from the data, and whom it could not place."""
+    dereg = _rows(con, "SELECT * FROM deregistration_lag")
+    return {
+        "registration_lag_days": _rows(con, "SELECT * FROM registration_lag ORDER BY source"),
+        "deregistration_lag_days": dereg[0] if dereg else None,
+        "persons_with_too_little_evidence": _one(
+            con, "SELECT count(*) FROM persons WHERE person_id NOT IN "
+                 "(SELECT person_id FROM observed)"),
+        "stays": _one(con, "SELECT count(*) FROM presence"),
+    }
 
 
 def register_coverage(con: Any, typed: dict[str, str], as_of: int, sol_lag: int

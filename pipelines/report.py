@@ -146,6 +146,21 @@ def render_report(q: dict[str, Any]) -> str:
                         "<p class='note'>Registrations from abroad and deregistrations for "
                         "emigration, as offices publish them today, beside the confirmed "
                         "events of each rule.</p>" + table(_beside_naive(q, run["rules"])))
+    model = q.get("presence_model")
+    if model:
+        rows = [{"estimate": f"registration lag after arrival, {r['source']}",
+                 "value": r["lag_days"], "from pairs": r["pairs"]}
+                for r in model["registration_lag_days"]]
+        if model["deregistration_lag_days"]:
+            d = model["deregistration_lag_days"]
+            rows.append({"estimate": "deregistration lag after departure",
+                         "value": d["lag_days"], "from pairs": d["pairs"]})
+        rows += [{"estimate": "stays in the country", "value": model["stays"]},
+                 {"estimate": "persons with evidence on one day only (no events)",
+                  "value": model["persons_with_too_little_evidence"]}]
+        sections.append("<h2>Presence model</h2><p class='note'>Estimated from the data: "
+                        "registrations and deregistrations near a recorded border crossing "
+                        "give the typical lags (days, median).</p>" + table(rows))
     cov = q.get("register_coverage")
     if cov:
         rows = [{"figure": k, "value": v} for k, v in cov.items() if k != "deregistration_lag"]
