@@ -17,22 +17,42 @@ from splink import SettingsCreator, block_on
 JARO_HIGH, JARO_LOW = 0.92, 0.80
 
 
-def _name_comparison(prefix: str, label: str, stem: bool) -> Any:
-    levels = [
-        cll.NullLevel(f"{prefix}_std"),
-        cll.ExactMatchLevel(f"{prefix}_std", term_frequency_adjustments=True),
-        cll.ExactMatchLevel(f"{prefix}_skel"),
-    ]
-    if stem:
-        levels.append(cll.CustomLevel(f'"{prefix}_stem_l" = "{prefix}_stem_r"',
-                                      "same surname but for the gendered ending",
-                                      base_dialect_str="duckdb"))
-    levels += [
-        cll.JaroWinklerLevel(f"{prefix}_skel", JARO_HIGH),
-        cll.JaroWinklerLevel(f"{prefix}_skel", JARO_LOW),
-        cll.ElseLevel(),
-    ]
-    return cl.CustomComparison(levels, output_column_name=label)
+def _jw(column: str, threshold: float) -> str:
+    return f'jaro_winkler_similarity("{column}_l", "{column}_r") >= {threshold}'
+
+
+def _name_comparison() -> Any:
+    """First and last name as one comparison, so that names common *together* are weighed as
+    such: term frequencies are taken on the full name (a surname and a first name that
+    belong to the same community co-occur far more often than their separate frequencies
+    say). Levels from strongest to weakest; each level is the first that holds."""
+    def custom(sql: str, label: str) -> Any:
+        return cll.CustomLevel(sql, label, base_dialect_str="duckdb")
+
+    same = '"{p}_skel_l" = "{p}_skel_r"'.format
+    return cl.CustomComparison(
+        [
+            custom('("first_std_l" IS NULL AND "last_std_l" IS NULL) OR '
+                   '("first_std_r" IS NULL AND "last_std_r" IS NULL)', "null")
+            .configure(is_null_level=True),
+            cll.ExactMatchLevel("full_std", term_frequency_adjustments=True),
+            cll.ExactMatchLevel("full_skel", term_frequency_adjustments=True)
+            .configure(label_for_charts="same names but for transliteration"),
+            custom('"first_skel_l" = "last_skel_r" AND "last_skel_l" = "first_skel_r"',
+                   "first and last name swapped"),
+            custom(f'{same(p="first")} AND "last_stem_l" = "last_stem_r"',
+                   "same first name, surname but for the gendered ending"),
+            custom(f'({same(p="first")} AND {_jw("last_skel", JARO_HIGH)}) OR '
+                   f'({same(p="last")} AND {_jw("first_skel", JARO_HIGH)})',
+                   "one name the same, the other one typo apart"),
+            custom(f'{_jw("first_skel", JARO_LOW)} AND {_jw("last_skel", JARO_LOW)}',
+                   "both names similar"),
+            custom(same(p="last"), "same surname, another first name"),
+            custom(same(p="first"), "same first name, another surname"),
+            cll.ElseLevel(),
+        ],
+        output_column_name="name",
+    )
 
 
 def _dice(prefix: str) -> str:
@@ -41,18 +61,30 @@ def _dice(prefix: str) -> str:
             f"nullif(bit_count({left}) + bit_count({right}), 0)")
 
 
-def _bloom_comparison(prefix: str, label: str) -> Any:
-    """Names that arrive as Bloom filters: exact filter, then Dice thresholds (in SQL)."""
-    def dice_at(threshold: float) -> Any:
-        return cll.CustomLevel(f"{_dice(prefix)} >= {threshold}",
-                               f"Dice of {prefix} name filters >= {threshold}",
-                               base_dialect_str="duckdb")
+def _bloom_comparison() -> Any:
+    """Names that arrive as Bloom filters, as one comparison like ``_name_comparison``: both
+    filters exact (term frequencies on the pair of filters), then both Dice coefficients
+    above a threshold (computed in SQL on bit strings), then one name alone."""
+    def custom(sql: str, label: str) -> Any:
+        return cll.CustomLevel(sql, label, base_dialect_str="duckdb")
+
+    def both_at(threshold: float) -> Any:
+        return custom(f"{_dice('first')} >= {threshold} AND {_dice('last')} >= {threshold}",
+                      f"Dice of both name filters >= {threshold}")
 
     return cl.CustomComparison(
-        [cll.NullLevel(f"{prefix}_bf"),
-         cll.ExactMatchLevel(f"{prefix}_bf", term_frequency_adjustments=True),
-         dice_at(0.9), dice_at(0.75), dice_at(0.6), cll.ElseLevel()],
-        output_column_name=label)
+        [
+            custom('("first_bf_l" IS NULL AND "last_bf_l" IS NULL) OR '
+                   '("first_bf_r" IS NULL AND "last_bf_r" IS NULL)', "null")
+            .configure(is_null_level=True),
+            cll.ExactMatchLevel("full_bf", term_frequency_adjustments=True),
+            both_at(0.9), both_at(0.75),
+            custom(f"{_dice('last')} >= 0.9", "same surname filter, another first name"),
+            custom(f"{_dice('first')} >= 0.9", "same first name filter, another surname"),
+            cll.ElseLevel(),
+        ],
+        output_column_name="name_bf",
+    )
 
 
 def _birth_date_comparison() -> Any:
@@ -87,28 +119,34 @@ def _exact(column: str) -> Any:
 
 COMPARISONS = (
     ("person_key", lambda: _exact("person_key")),
-    ("first_name", lambda: _name_comparison("first", "first_name", stem=False)),
-    ("last_name", lambda: _name_comparison("last", "last_name", stem=True)),
+    ("name", _name_comparison),
     ("birth_date", _birth_date_comparison),
-    ("first_name_bf", lambda: _bloom_comparison("first", "first_name_bf")),
-    ("last_name_bf", lambda: _bloom_comparison("last", "last_name_bf")),
+    ("name_bf", _bloom_comparison),
     ("sex", lambda: _exact("sex")),
     ("citizenship", lambda: _exact("citizenship")),
     ("country_of_birth", lambda: _exact("country_of_birth")),
 )
 
-# Rules as (columns they need, rule). Only rules whose columns hold data are used, so that a
-# run on sources without person_key, or without full birth dates, still links.
-PREDICTION_BLOCKING = (
-    (("person_key",), block_on("person_key")),
-    (("last_skel", "birth_year_any"), block_on("last_skel", "birth_year_any")),
-    (("first_skel", "birth_date"), block_on("first_skel", "birth_date")),
-    (("last_stem", "first_skel"), block_on("last_stem", "first_skel")),
-    (("birth_date", "sex", "citizenship"), block_on("birth_date", "sex", "citizenship")),
-    (("last_bf", "birth_year_any"), block_on("last_bf", "birth_year_any")),
-    (("first_bf", "birth_date"), block_on("first_bf", "birth_date")),
-    (("first_bf", "last_bf"), block_on("first_bf", "last_bf")),
+# Prediction blocking rules as the columns whose agreement puts two profiles in one block.
+# Only rules whose columns hold data are used, so that a run on sources without person_key, or
+# without full birth dates, still links. ``linkage.link`` turns each into a capped key column
+# (``block_0``, ...) so that no block explodes on a common name or a default birth date.
+PREDICTION_BLOCKING: tuple[tuple[str, ...], ...] = (
+    ("person_key",),
+    ("last_skel", "birth_year_any"),
+    ("first_skel", "birth_date"),
+    ("last_stem", "first_skel"),
+    ("birth_date", "sex", "citizenship"),
+    ("last_bf", "birth_year_any"),
+    ("first_bf", "birth_date"),
+    ("first_bf", "last_bf"),
 )
+
+
+def usable_blocking(available: set[str]) -> list[tuple[str, ...]]:
+    """The prediction blocking rules whose columns all hold data."""
+    return [rule for rule in PREDICTION_BLOCKING if set(rule) <= available]
+
 
 # EM sessions: pairs sharing a birth date are about half matches (names, keys, sex learn
 # well); pairs sharing a person_key are nearly all matches (birth date errors learn well).
@@ -144,20 +182,22 @@ def training_rules(available: set[str]) -> list:
     return rules
 
 
-def settings(available: set[str]) -> SettingsCreator:
-    """Model settings for the identity columns actually present in the input."""
+def settings(available: set[str], n_block_keys: int) -> SettingsCreator:
+    """Model settings for the identity columns actually present in the input; prediction
+    blocks on the key columns ``block_0 .. block_{n-1}``."""
     needed = {
-        "person_key": {"person_key"}, "first_name": {"first_std"}, "last_name": {"last_std"},
+        "person_key": {"person_key"}, "name": {"full_std"},
         "birth_date": {"birth_year_any"}, "sex": {"sex"}, "citizenship": {"citizenship"},
-        "first_name_bf": {"first_bf"}, "last_name_bf": {"last_bf"},
+        "name_bf": {"full_bf"},
         "country_of_birth": {"country_of_birth"},
     }
     comparisons = [make() for name, make in COMPARISONS if needed[name] <= available]
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=comparisons,
-        blocking_rules_to_generate_predictions=usable(PREDICTION_BLOCKING, available),
-        retain_intermediate_calculation_columns=False,
+        blocking_rules_to_generate_predictions=[block_on(f"block_{i}")
+                                                for i in range(n_block_keys)],
+        retain_intermediate_calculation_columns=True,  # per-comparison weights (mw_*)
         retain_matching_columns=False,
         unique_id_column_name="unique_id",
     )
