@@ -3,12 +3,14 @@
 1. **Identity records**: the identity columns of every linked source, one table.
 2. **Standard names**: each distinct name is standardised once (``linkage.names``) and joined
    back, so the Python work grows with the number of distinct names, not of records.
-3. **Identity profiles**: records whose identity is complete (a ``person_key``, or both names
-   and a full birth date) and identical after standardisation are one profile. A person's
-   forty tax records become one profile; linkage then scores profiles, not records.
+3. **Identity profiles**: records of one source whose identity is complete (a ``person_key``,
+   or both names and a full birth date) and identical after standardisation are one profile.
+   A person's forty tax records become one profile; linkage then scores profiles, not
+   records. Records of a duplicate-free source stay one profile each.
 4. **Model**: Splink on the profiles, trained without labels: the prior from deterministic
    rules, u by random sampling, m by EM on two blocking rules.
-5. **Clusters**: connected components of links at ``threshold``; one cluster, one person.
+5. **Clusters**: links at ``threshold`` joined from the most probable down, never two records
+   of a duplicate-free source in one person (``linkage.cluster``); one cluster, one person.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from splink import DuckDBAPI, Linker
 from splink.internals.exceptions import EMTrainingException
 
 from linkage import model
+from linkage.cluster import ClusterResult, one_to_one_clusters
 from linkage.names import has_cyrillic, name_skeleton, standard_name, surname_stem
 from pipelines.sql import create_table, run_stage
 from schemas.contract import SOURCES
@@ -41,12 +45,18 @@ class LinkageSettings:
     """Parameters of the linkage stage."""
 
     threshold: float = 0.99  # match probability at which two profiles are the same person
-    score_floor: float = 0.01  # pairs scored below this are not kept (error estimates use p)
+    score_floor: float = 0.01  # pairs scored below this are not written to ``links``
     u_max_pairs: float = 3e6
     em_max_pairs: float = 5e6
     seed: int = 42
     # sources with one record per person: two of their records are never one person
     duplicate_free: tuple[str, ...] = ("census",)
+    # blocking keys shared by more profiles than this are not blocked on (a default birth
+    # date, the commonest name): such a block would add max_block^2 / 2 pairs at most
+    max_block: int = 250
+    # a model file (from a previous run's model.json, or ``miglink review import
+    # --write-model``): used as it is instead of training on this run's data
+    model_file: str | None = None
 
 
 @dataclass
@@ -92,10 +102,11 @@ def standardise_names(con: Any) -> None:
 
 
 _PROFILE_KEY = """
-CASE WHEN person_key IS NOT NULL
+CASE WHEN source IN ({duplicate_free}) THEN 'record|' || source || '|' || record_id
+     WHEN person_key IS NOT NULL
        OR (coalesce(first_std, first_bf) IS NOT NULL AND coalesce(last_std, last_bf) IS NOT NULL
            AND birth_date IS NOT NULL)
-     THEN concat_ws('|', coalesce(person_key, ''), coalesce(first_std, first_bf, ''),
+     THEN concat_ws('|', source, coalesce(person_key, ''), coalesce(first_std, first_bf, ''),
                     coalesce(last_std, last_bf, ''), coalesce(CAST(birth_date AS VARCHAR), ''),
                     coalesce(CAST(birth_year AS VARCHAR), ''), coalesce(sex, ''),
                     coalesce(citizenship, ''), coalesce(country_of_birth, ''))
@@ -103,7 +114,7 @@ CASE WHEN person_key IS NOT NULL
 """
 
 
-def build_profiles(con: Any) -> int:
+def build_profiles(con: Any, duplicate_free: tuple[str, ...] = ()) -> int:
     create_table(con, "standard identities", "identity_std", """
         SELECT r.*, f.std AS first_std, f.skel AS first_skel,
                l.std AS last_std, l.skel AS last_skel, l.stem AS last_stem,
@@ -111,19 +122,30 @@ def build_profiles(con: Any) -> int:
                r.first_name_bf AS first_bf, r.last_name_bf AS last_bf,
                CAST(from_base64(r.first_name_bf) AS BIT) AS first_bf_bits,
                CAST(from_base64(r.last_name_bf) AS BIT) AS last_bf_bits,
-               coalesce(year(r.birth_date), r.birth_year) AS birth_year_any
+               coalesce(year(r.birth_date), r.birth_year) AS birth_year_any,
+               CASE WHEN coalesce(f.std, l.std) IS NOT NULL
+                    THEN coalesce(f.std, '') || '|' || coalesce(l.std, '') END AS full_std,
+               CASE WHEN coalesce(f.skel, l.skel) IS NOT NULL
+                    THEN coalesce(f.skel, '') || '|' || coalesce(l.skel, '') END AS full_skel,
+               CASE WHEN coalesce(r.first_name_bf, r.last_name_bf) IS NOT NULL
+                    THEN coalesce(r.first_name_bf, '') || '|' || coalesce(r.last_name_bf, '')
+               END AS full_bf
         FROM identity_records AS r
         LEFT JOIN name_forms AS f ON f.name = r.first_name
         LEFT JOIN name_forms AS l ON l.name = r.last_name""")
+    free = ", ".join(f"'{s}'" for s in duplicate_free if s in SOURCES) or "''"
+    profile_key = _PROFILE_KEY.format(duplicate_free=free)
     create_table(con, "identity profiles", "record_profile", f"""
         SELECT source, record_id, dense_rank() OVER (ORDER BY profile_key) AS unique_id
-        FROM (SELECT source, record_id, {_PROFILE_KEY} AS profile_key FROM identity_std)""")
+        FROM (SELECT source, record_id, {profile_key} AS profile_key FROM identity_std)""")
     create_table(con, "identity profiles", "profiles", """
-        SELECT p.unique_id,
+        SELECT p.unique_id, any_value(i.source) AS source,
                any_value(i.person_key) AS person_key,
                any_value(i.first_std) AS first_std, any_value(i.first_skel) AS first_skel,
                any_value(i.last_std) AS last_std, any_value(i.last_skel) AS last_skel,
                any_value(i.last_stem) AS last_stem,
+               any_value(i.full_std) AS full_std, any_value(i.full_skel) AS full_skel,
+               any_value(i.full_bf) AS full_bf,
                any_value(i.first_bf) AS first_bf, any_value(i.last_bf) AS last_bf,
                any_value(i.first_bf_bits) AS first_bf_bits,
                any_value(i.last_bf_bits) AS last_bf_bits,
@@ -141,7 +163,8 @@ UNSEEN_LEVEL_M = 0.002
 CARTESIAN_LIMIT = 5000  # without any blocking rule, at most this many profiles are compared
 
 
-def regularise_m(model_json: dict[str, Any]) -> dict[str, Any]:
+def regularise_m(model_json: dict[str, Any], unseen_m: float = UNSEEN_LEVEL_M
+                 ) -> dict[str, Any]:
     """Give levels that EM never saw a small m probability, then renormalise; keep the prior
     inside (0, 1).
 
@@ -155,7 +178,7 @@ def regularise_m(model_json: dict[str, Any]) -> dict[str, Any]:
         levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
         for level in levels:
             if not level.get("m_probability"):  # never estimated, or estimated as zero
-                level["m_probability"] = UNSEEN_LEVEL_M
+                level["m_probability"] = unseen_m
         total = sum(level["m_probability"] for level in levels)
         for level in levels:
             level["m_probability"] /= total
@@ -168,15 +191,44 @@ def train_and_score(con: Any, settings: LinkageSettings) -> tuple[str, dict[str,
         "SELECT column_name FROM (DESCRIBE profiles)").fetchall()}
     non_null = {c for c in available if c != "unique_id" and con.sql(
         f'SELECT count("{c}") FROM profiles').fetchall()[0][0] > 0}
-    db_api = DuckDBAPI(connection=con)
-    frame = db_api.register("profiles", dataset_display_name="profiles")
-    linker = Linker(frame, model.settings(non_null), log_level=logging.ERROR)
     n_profiles = int(con.sql("SELECT count(*) FROM profiles").fetchall()[0][0])
-    if not model.usable(model.PREDICTION_BLOCKING, non_null) and n_profiles > CARTESIAN_LIMIT:
+    blocking = model.usable_blocking(non_null)
+    if not blocking and n_profiles > CARTESIAN_LIMIT:
         raise ConfigError(
             f"the linked sources share too few identifying columns to block on "
             f"({', '.join(sorted(non_null))}); {n_profiles:,} identity profiles cannot all "
             "be compared pairwise")
+    block_keys(con, blocking, settings.max_block)
+    db_api = DuckDBAPI(connection=con)
+    frame = db_api.register("profiles", dataset_display_name="profiles")
+    linker = Linker(frame, model.settings(non_null, len(blocking)), log_level=logging.ERROR)
+    if settings.model_file:
+        try:
+            trained = json.loads(Path(settings.model_file).read_text())
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"cannot read the model file {settings.model_file}: "
+                              f"{error}") from None
+        log.info("linkage: model read from %s (not trained)", Path(settings.model_file).name)
+    else:
+        trained = _train(con, linker, settings, non_null, n_profiles)
+    trained["retain_intermediate_calculation_columns"] = True  # mw_* for clerical review
+    linker = Linker(frame, trained, log_level=logging.ERROR)
+    predictions = linker.inference.predict()
+    # every blocked pair is kept with its probability (error estimates sum over all of them)
+    run_stage(con, "score pairs", f"""
+        CREATE OR REPLACE TABLE scored_pairs AS
+        SELECT unique_id_l, unique_id_r, match_weight, match_probability,
+               CAST(match_key AS INTEGER) AS blocking_rule, COLUMNS('^mw_')
+        FROM {predictions.physical_name}""")
+    for table in [r[0] for r in con.sql("SHOW TABLES").fetchall()]:
+        if table.startswith("__splink__"):  # Splink's intermediate tables
+            run_stage(con, "score pairs", f'DROP TABLE IF EXISTS "{table}"')
+    return "scored_pairs", linker.misc.save_model_to_json(out_path=None, overwrite=True)
+
+
+def _train(con: Any, linker: Linker, settings: LinkageSettings, non_null: set[str],
+           n_profiles: int) -> dict[str, Any]:
+    """Fit the model without labels: the prior, u by random sampling, m by EM."""
     rules = model.usable(model.DETERMINISTIC_RULES, non_null)[:2]
     if rules:
         linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
@@ -194,56 +246,82 @@ def train_and_score(con: Any, settings: LinkageSettings) -> tuple[str, dict[str,
             # too few or degenerate pairs (e.g. one duplicate-free source): the other
             # sessions still train, and regularise_m fills what none could estimate
             log.warning("linkage: an EM session was skipped: %s", str(error).split(".")[0])
-    trained = regularise_m(linker.misc.save_model_to_json(out_path=None, overwrite=True))
-    linker = Linker(frame, trained, log_level=logging.ERROR)
-    predictions = linker.inference.predict(threshold_match_probability=settings.score_floor)
-    run_stage(con, "score pairs", f"CREATE OR REPLACE TABLE scored_pairs AS SELECT "
-              f"unique_id_l, unique_id_r, match_weight, match_probability "
-              f"FROM {predictions.physical_name}")
-    return "scored_pairs", linker.misc.save_model_to_json(out_path=None, overwrite=True)
+    return regularise_m(linker.misc.save_model_to_json(out_path=None, overwrite=True),
+                        unseen_m=min(UNSEEN_LEVEL_M, 1 / max(n_profiles, 1)))
 
 
-def connected_components(con: Any, threshold: float,
-                         duplicate_free: tuple[str, ...] = ()) -> None:
-    """Table ``profile_cluster``: each profile's cluster, by label propagation in SQL.
+def block_keys(con: Any, rules: list[tuple[str, ...]], max_block: int) -> None:
+    """Add the capped key of every blocking rule to ``profiles`` (``block_0``, ...), and
+    describe them in table ``blocking_rules``.
 
-    Iterates min-label propagation over links at or above ``threshold`` until stable;
-    the number of rounds grows with the diameter of the largest cluster (small here). A link
-    between two profiles that both hold a record of a duplicate-free source is dropped.
+    A key shared by more than ``max_block`` profiles is set to NULL (never blocked on): such
+    values carry no identifying information, and one of them could add billions of pairs.
     """
-    free = ", ".join(f"'{s}'" for s in duplicate_free if s.isidentifier()) or "''"
-    create_table(con, "clusters", "one_per_person", f"""
-        SELECT DISTINCT unique_id FROM record_profile WHERE source IN ({free})""")
-    create_table(con, "clusters", "edges", f"""
-        WITH accepted AS (
-            SELECT unique_id_l, unique_id_r FROM scored_pairs
-            WHERE match_probability >= {float(threshold)!r}
-              AND NOT (unique_id_l IN (SELECT unique_id FROM one_per_person)
-                       AND unique_id_r IN (SELECT unique_id FROM one_per_person))
-        )
-        SELECT unique_id_l AS a, unique_id_r AS b FROM accepted
-        UNION ALL
-        SELECT unique_id_r, unique_id_l FROM accepted""")
+    keys, described = [], []
+    for i, columns in enumerate(rules):
+        key = "concat_ws('|', " + ", ".join(f'CAST("{c}" AS VARCHAR)' for c in columns) + ")"
+        present = " AND ".join(f'"{c}" IS NOT NULL' for c in columns)
+        keys.append(f"CASE WHEN {present} AND count(*) OVER (PARTITION BY {key}) <= "
+                    f"{int(max_block)} THEN {key} END AS block_{i}")
+        described.append(f"SELECT {i} AS blocking_rule, "
+                         f"'{' + '.join(columns)}' AS rule")
+    if not keys:  # too few profiles to need blocking: every pair is compared
+        create_table(con, "blocking keys", "blocking_rules",
+                     "SELECT 0 AS blocking_rule, 'every pair' AS rule, count(*) AS "
+                     "profiles_blocked, 0 AS profiles_in_capped_blocks, count(*) AS "
+                     "largest_block FROM profiles")
+        return
+    create_table(con, "blocking keys", "profiles_keyed",
+                 f"SELECT *, {', '.join(keys)} FROM profiles")
+    run_stage(con, "blocking keys", "DROP TABLE profiles")
+    run_stage(con, "blocking keys", "ALTER TABLE profiles_keyed RENAME TO profiles")
+    sizes = []
+    for i, columns in enumerate(rules):
+        present = " AND ".join(f'"{c}" IS NOT NULL' for c in columns)
+        sizes.append(f"""
+            SELECT {i} AS blocking_rule,
+                   count(*) FILTER (WHERE block_{i} IS NOT NULL) AS profiles_blocked,
+                   count(*) FILTER (WHERE block_{i} IS NULL AND {present})
+                       AS profiles_in_capped_blocks,
+                   (SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM profiles
+                     WHERE block_{i} IS NOT NULL GROUP BY block_{i})) AS largest_block
+            FROM profiles""")
+    create_table(con, "blocking keys", "blocking_rules", f"""
+        SELECT d.*, s.profiles_blocked, s.profiles_in_capped_blocks, s.largest_block
+        FROM ({' UNION ALL '.join(described)}) AS d
+        JOIN ({' UNION ALL '.join(sizes)}) AS s USING (blocking_rule)""")
+
+
+def cluster_profiles(con: Any, threshold: float, duplicate_free: tuple[str, ...] = ()
+                     ) -> ClusterResult:
+    """Table ``profile_cluster``: each profile's person, by ``linkage.cluster`` (accepted
+    links in descending probability, none joining two records of a duplicate-free source)."""
+    free = [s for s in duplicate_free if s in SOURCES]
+    bit_sql = " + ".join(f"(CASE WHEN source = '{s}' THEN {1 << i} ELSE 0 END)"
+                         for i, s in enumerate(free)) or "0"
+    n_nodes = int(con.sql("SELECT coalesce(max(unique_id), 0) + 1 FROM profiles")
+                  .fetchall()[0][0])
+    source_bits = np.zeros(n_nodes, dtype=np.int64)
+    nodes = con.sql(f"SELECT unique_id, {bit_sql} AS bits FROM profiles").fetchnumpy()
+    source_bits[nodes["unique_id"]] = nodes["bits"]
+    links = con.sql(f"SELECT unique_id_l, unique_id_r, match_probability FROM scored_pairs "
+                    f"WHERE match_probability >= {float(threshold)!r}").fetchnumpy()
+    result = one_to_one_clusters(n_nodes, links["unique_id_l"], links["unique_id_r"],
+                                 links["match_probability"], source_bits)
+    clusters = pd.DataFrame({"unique_id": nodes["unique_id"],
+                             "cluster": result.cluster[nodes["unique_id"]]})
+    con.register("profile_cluster_df", clusters)
     create_table(con, "clusters", "profile_cluster",
-                 "SELECT unique_id, unique_id AS cluster FROM profiles")
-    for _ in range(100):
-        create_table(con, "clusters", "next_cluster", """
-            SELECT c.unique_id, least(c.cluster, coalesce(min(n.cluster), c.cluster)) AS cluster
-            FROM profile_cluster AS c
-            LEFT JOIN edges AS e ON e.a = c.unique_id
-            LEFT JOIN profile_cluster AS n ON n.unique_id = e.b
-            GROUP BY c.unique_id, c.cluster""")
-        changed = con.sql("SELECT count(*) FROM next_cluster AS n JOIN profile_cluster AS c "
-                          "USING (unique_id) WHERE n.cluster <> c.cluster").fetchall()[0][0]
-        run_stage(con, "clusters", "DROP TABLE profile_cluster")
-        run_stage(con, "clusters", "ALTER TABLE next_cluster RENAME TO profile_cluster")
-        if changed == 0:
-            return
-    raise RuntimeError("connected components did not converge in 100 rounds")
+                 "SELECT CAST(unique_id AS BIGINT) AS unique_id, "
+                 "CAST(cluster AS BIGINT) AS cluster FROM profile_cluster_df")
+    con.unregister("profile_cluster_df")
+    log.info("linkage: %d links accepted, %d refused as a second record of a "
+             "duplicate-free source", result.accepted - result.refused, result.refused)
+    return result
 
 
-def person_tables(con: Any) -> None:
-    """``person_records``, ``persons`` and ``links`` from the clusters."""
+def person_tables(con: Any, settings: LinkageSettings) -> None:
+    """``person_records``, ``persons``, ``links`` and ``pair_decisions`` from the clusters."""
     create_table(con, "persons", "cluster_person", """
         SELECT cluster, 'P' || lpad(CAST(row_number() OVER (ORDER BY first_record) AS VARCHAR),
                                     8, '0') AS person_id
@@ -269,7 +347,7 @@ def person_tables(con: Any) -> None:
                mode(citizenship) AS citizenship,
                mode(country_of_birth) AS country_of_birth
         FROM attrs GROUP BY person_id""")
-    create_table(con, "links", "links", """
+    create_table(con, "links", "links", f"""
         SELECT split_part(l.representative, '|', 1) AS source_l,
                split_part(l.representative, '|', 2) AS record_id_l,
                split_part(r.representative, '|', 1) AS source_r,
@@ -277,7 +355,24 @@ def person_tables(con: Any) -> None:
                s.match_weight, s.match_probability
         FROM scored_pairs AS s
         JOIN profiles AS l ON l.unique_id = s.unique_id_l
-        JOIN profiles AS r ON r.unique_id = s.unique_id_r""")
+        JOIN profiles AS r ON r.unique_id = s.unique_id_r
+        WHERE s.match_probability >= {float(settings.score_floor)!r}""")
+    free = ", ".join(f"'{s}'" for s in settings.duplicate_free if s in SOURCES) or "''"
+    # what became of every scored pair: a link the clustering kept, a pair joined only through
+    # other links, a pair left apart; and pairs known to be two persons (two records of one
+    # duplicate-free source), which error estimates leave out
+    create_table(con, "pair decisions", "pair_decisions", f"""
+        SELECT s.unique_id_l, s.unique_id_r, l.source AS source_l, r.source AS source_r,
+               s.match_weight, s.match_probability, s.blocking_rule,
+               CASE WHEN cl.cluster <> cr.cluster THEN 'apart'
+                    WHEN s.match_probability >= {float(settings.threshold)!r} THEN 'link'
+                    ELSE 'joined_through_others' END AS decision,
+               (l.source = r.source AND l.source IN ({free})) AS known_two_persons
+        FROM scored_pairs AS s
+        JOIN profiles AS l ON l.unique_id = s.unique_id_l
+        JOIN profiles AS r ON r.unique_id = s.unique_id_r
+        JOIN profile_cluster AS cl ON cl.unique_id = s.unique_id_l
+        JOIN profile_cluster AS cr ON cr.unique_id = s.unique_id_r""")
 
 
 def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
@@ -287,13 +382,13 @@ def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
     create_table(con, "identity records", "identity_records", identity_records_sql(typed))
     records = int(con.sql("SELECT count(*) FROM identity_records").fetchall()[0][0])
     standardise_names(con)
-    profiles = build_profiles(con)
+    profiles = build_profiles(con, settings.duplicate_free)
     log.info("linkage: %d records in %d identity profiles", records, profiles)
     _, model_json = train_and_score(con, settings)
     scored = int(con.sql("SELECT count(*) FROM scored_pairs").fetchall()[0][0])
     log.info("linkage: %d scored pairs (%.0f s)", scored, time.perf_counter() - started)
-    connected_components(con, settings.threshold, settings.duplicate_free)
-    person_tables(con)
+    cluster_profiles(con, settings.threshold, settings.duplicate_free)
+    person_tables(con, settings)
     if model_path is not None:
         model_path.write_text(json.dumps(model_json, indent=1))
     links = int(con.sql(f"SELECT count(*) FROM scored_pairs WHERE match_probability >= "
