@@ -58,6 +58,23 @@ def _parser() -> argparse.ArgumentParser:
                      help="salt name filters with the birth year (harder to attack, "
                           "misses links when birth years disagree)")
 
+    review = sub.add_parser("review", help="clerical review: sample scored pairs for people "
+                                           "to label, then measure the linkage by the labels")
+    rsub = review.add_subparsers(dest="review_command", required=True)
+    sample = rsub.add_parser("sample", help="write a stratified sample of scored pairs "
+                                            "(review.csv, review.html)")
+    sample.add_argument("out", type=Path, help="the folder of a finished miglink run")
+    sample.add_argument("--to", type=Path, required=True, dest="folder",
+                        help="folder for review.csv, review.html, review_design.json")
+    sample.add_argument("--size", type=int, default=200)
+    sample.add_argument("--seed", type=int, default=1)
+    imp = rsub.add_parser("import", help="measured precision and recall from labels")
+    imp.add_argument("out", type=Path, help="the folder of the run the sample came from")
+    imp.add_argument("labels", type=Path, help="the labelled review.csv")
+    imp.add_argument("--write-model", type=Path,
+                     help="write the model with m re-estimated from the labels here (use it "
+                          "with [linkage] model_file)")
+
     ev = sub.add_parser("evaluate", help="score a run against ground truth")
     ev.add_argument("out", type=Path)
     ev.add_argument("--truth", type=Path, required=True)
@@ -76,6 +93,45 @@ def _demo(args: argparse.Namespace) -> None:
     run_pipeline(data, args.out, RunConfig())
     print(format_evaluation(evaluate(args.out, data / "truth")))
     print(f"report: {(args.out / 'report.html').resolve()}")
+
+
+def _review(args: argparse.Namespace) -> None:
+    import json
+
+    import duckdb
+
+    from linkage import review
+    from schemas.errors import ConfigError
+    database, model_path = args.out / "miglink.duckdb", args.out / "model.json"
+    if not database.exists() or not model_path.exists():
+        raise ConfigError(f"{args.out}: not the folder of a finished miglink run "
+                          "(miglink.duckdb and model.json are missing)")
+    model_json = json.loads(model_path.read_text())
+    if args.review_command == "sample":
+        con = duckdb.connect(str(database), read_only=True)
+        sample, design = review.sample_pairs(con, args.size, args.seed)
+        review.write_review(sample, design, model_json, args.folder)
+        print(f"{len(sample)} pairs to label: {(args.folder / 'review.csv').resolve()} "
+              f"(side by side: {(args.folder / 'review.html').resolve()})")
+        return
+    labelled = review.read_labels(args.labels)
+    design = args.labels.parent / "review_design.json"
+    if not design.exists():
+        raise ConfigError(f"{design} is missing: keep it beside the labelled review.csv")
+    figures = review.measure(labelled, design)
+    (args.labels.parent / "review_measures.json").write_text(json.dumps(figures, indent=1))
+    p, r = figures["precision"], figures["recall_among_scored_pairs"]
+    print(f"{figures['labelled_pairs']} labelled pairs: precision {p:.4f} "
+          f"(95% CI {figures['precision_95ci'][0]:.4f}-{figures['precision_95ci'][1]:.4f}), "
+          f"recall among scored pairs {r:.4f} (95% CI {figures['recall_95ci'][0]:.4f}-"
+          f"{figures['recall_95ci'][1]:.4f})")
+    for band in figures["calibration_by_band"]:
+        print(f"  band {band['band']:>14}: {band['labelled']:4d} labelled, match rate "
+              f"{band['labelled_match_rate']:.3f}, model {band['mean_match_probability']:.3f}")
+    if args.write_model:
+        args.write_model.write_text(json.dumps(review.reestimate_m(labelled, model_json),
+                                               indent=1))
+        print(f"model with m re-estimated from the labels: {args.write_model}")
 
 
 def _dispatch(args: argparse.Namespace) -> None:
@@ -105,6 +161,8 @@ def _dispatch(args: argparse.Namespace) -> None:
         counts = encode_directory(args.data_dir, args.out, key, params)
         for source, n in counts.items():
             print(f"{source}: {n:,} records encoded")
+    elif args.command == "review":
+        _review(args)
     elif args.command == "evaluate":
         from pipelines.evaluate import evaluate, format_evaluation
         print(format_evaluation(evaluate(args.out, args.truth)))

@@ -86,8 +86,51 @@ def evaluate(out: Path, truth: Path, tolerance_days: int = TOLERANCE_DAYS) -> di
         events[rule] = prf(_match_events(pairs), n_pred, n_true)
     result["events"] = events
     result["annual_flows"] = _annual_flows(con, window_start, as_of)
+    if (out / "miglink.duckdb").exists():
+        result["linkage_errors"] = linkage_errors(con, out / "miglink.duckdb")
     (out / "evaluation.json").write_text(json.dumps(result, indent=1, default=str))
     return result
+
+
+def linkage_errors(con: Any, database: Path) -> dict[str, Any]:
+    """The true counts behind the model's error estimates (``pipelines.quality``), in the
+    same units (scored pairs of identity profiles), and the blocking recall.
+
+    A profile's true person is the one most of its records belong to. Blocking recall: the
+    share of truly matching profile pairs that some blocking rule put in one block."""
+    con.execute(f"ATTACH '{database}' AS run (READ_ONLY)")
+    con.execute("""CREATE TABLE profile_truth AS
+        SELECT unique_id, mode(true_person_id) AS true_person_id
+        FROM run.record_profile JOIN truth_record_person USING (source, record_id)
+        GROUP BY unique_id""")
+    figures = """
+        count(*) FILTER (WHERE decision = 'link' AND NOT same) AS false_matches,
+        round(sum(1 - match_probability) FILTER (WHERE decision = 'link'), 1)
+            AS expected_false_matches,
+        count(*) FILTER (WHERE decision = 'apart' AND NOT known_two_persons AND same)
+            AS missed_matches,
+        round(sum(match_probability) FILTER (WHERE decision = 'apart'
+                                             AND NOT known_two_persons), 1)
+            AS expected_missed_matches"""
+    con.execute("""CREATE TABLE decided AS
+        SELECT d.*, l.true_person_id = r.true_person_id AS same
+        FROM run.pair_decisions AS d
+        JOIN profile_truth AS l ON l.unique_id = d.unique_id_l
+        JOIN profile_truth AS r ON r.unique_id = d.unique_id_r""")
+    overall = con.sql(f"SELECT {figures} FROM decided").df().to_dict("records")[0]
+    by_pair = con.sql(f"""SELECT least(source_l, source_r) AS source_a,
+                                 greatest(source_l, source_r) AS source_b, {figures}
+                          FROM decided GROUP BY ALL ORDER BY ALL""").df()
+    true_pairs = con.sql("""SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (
+        SELECT count(*) AS n FROM profile_truth GROUP BY true_person_id)""").fetchall()[0][0]
+    blocked = con.sql("SELECT count(*) FROM decided WHERE same").fetchall()[0][0]
+    con.execute("DETACH run")
+    return {
+        **{k: float(v) for k, v in overall.items()},
+        "by_source_pair": json.loads(by_pair.to_json(orient="records")),
+        "blocking_recall": blocked / true_pairs if true_pairs else 1.0,
+        "true_matching_profile_pairs": int(true_pairs),
+    }
 
 
 def _annual_flows(con: Any, window_start: str, as_of: str) -> dict[str, Any]:
@@ -125,6 +168,13 @@ def format_evaluation(result: dict[str, Any]) -> str:
         lines.append(f"events {rule:>13}: precision {e['precision']:.4f}  recall "
                      f"{e['recall']:.4f}  F1 {e['f1']:.4f}  (predicted {int(e['predicted']):,},"
                      f" true {int(e['actual']):,})")
+    if "linkage_errors" in result:
+        e = result["linkage_errors"]
+        lines.append(f"linkage errors: false matches {int(e['false_matches']):,} (model expects "
+                     f"{e['expected_false_matches']:,.0f}), missed matches "
+                     f"{int(e['missed_matches']):,} (model expects "
+                     f"{e['expected_missed_matches']:,.0f}); blocking recall "
+                     f"{e['blocking_recall']:.4f}")
     flows = result["annual_flows"]
     for rule, err in flows["mean_absolute_relative_error"].items():
         if err is not None:

@@ -42,16 +42,9 @@ def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
         "accepted_links": _one(con, f"SELECT count(*) FROM scored_pairs "
                                     f"WHERE match_probability >= {t!r}"),
         "persons": _one(con, "SELECT count(*) FROM persons"),
-        # expected false matches among accepted links, missed matches among rejected pairs
-        "expected_false_matches": _one(con, f"SELECT coalesce(sum(1 - match_probability), 0) "
-                                            f"FROM scored_pairs WHERE match_probability >= {t!r}"),
-        # missed: rejected pairs whose profiles did not end up in one person anyway
-        "expected_missed_matches": _one(con, f"""
-            SELECT coalesce(sum(s.match_probability), 0) FROM scored_pairs AS s
-            JOIN profile_cluster AS l ON l.unique_id = s.unique_id_l
-            JOIN profile_cluster AS r ON r.unique_id = s.unique_id_r
-            WHERE s.match_probability < {t!r} AND l.cluster <> r.cluster"""),
     }
+    figures.update(linkage_error_estimates(con))
+    figures["blocking"] = blocking_analysis(con)
     figures["link_rates"] = _rows(con, """
         WITH person_sources AS (SELECT DISTINCT person_id, source FROM person_records),
         per_source AS (SELECT source, count(*) AS n FROM person_records GROUP BY source)
@@ -74,6 +67,54 @@ def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
         WHERE i.first_name IS NOT NULL OR i.last_name IS NOT NULL
         GROUP BY ALL ORDER BY ALL""")
     return figures
+
+
+ERROR_SQL = """
+    count(*) AS scored_pairs,
+    count(*) FILTER (WHERE decision = 'link') AS links,
+    coalesce(sum(1 - match_probability) FILTER (WHERE decision = 'link'), 0)
+        AS expected_false_matches,
+    coalesce(sum(match_probability) FILTER (WHERE decision = 'apart'
+                                            AND NOT known_two_persons), 0)
+        AS expected_missed_matches
+"""
+
+
+def linkage_error_estimates(con: Any) -> dict[str, Any]:
+    """Expected false and missed matches from the match probabilities (METHOD.md §4, the
+    way fastLink reports FDR and FNR), overall and per source pair.
+
+    Units are scored pairs of identity profiles. False: ``sum(1 - p)`` over the links the
+    clustering kept. Missed: ``sum(p)`` over scored pairs left in different persons, except
+    pairs known to be two persons (two records of one duplicate-free source). Pairs joined
+    only through other links are neither. Pairs no blocking rule generated are not seen
+    (see ``blocking``).
+    """
+    overall = _rows(con, f"SELECT {ERROR_SQL} FROM pair_decisions")[0]
+    links = overall["links"] or 0
+    overall["expected_false_discovery_rate"] = \
+        overall["expected_false_matches"] / links if links else None
+    expected_true = links - overall["expected_false_matches"] \
+        + overall["expected_missed_matches"]
+    overall["expected_false_negative_rate"] = \
+        overall["expected_missed_matches"] / expected_true if expected_true > 0 else None
+    overall["errors_by_source_pair"] = _rows(con, f"""
+        SELECT least(source_l, source_r) AS source_a, greatest(source_l, source_r) AS source_b,
+               {ERROR_SQL}
+        FROM pair_decisions GROUP BY ALL ORDER BY ALL""")
+    return overall
+
+
+def blocking_analysis(con: Any) -> list[dict[str, Any]]:
+    """Per prediction blocking rule: the pairs it adds (pairs earlier rules already made are
+    not counted again), the links among them, its largest block and the profiles left out
+    because their key was too common."""
+    return _rows(con, """
+        SELECT b.blocking_rule, b.rule, b.profiles_blocked, b.profiles_in_capped_blocks,
+               b.largest_block, count(s.blocking_rule) AS pairs_added,
+               count(*) FILTER (WHERE s.decision = 'link') AS links_added
+        FROM blocking_rules AS b LEFT JOIN pair_decisions AS s USING (blocking_rule)
+        GROUP BY ALL ORDER BY b.blocking_rule""")
 
 
 def presence_model(con: Any) -> dict[str, Any]:
