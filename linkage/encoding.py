@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import os
 import re
@@ -150,11 +151,48 @@ def encode_frame(frame: pd.DataFrame, key: bytes, params: BloomParameters) -> pd
     return out
 
 
+MANIFEST = "encoding.json"
+
+
+def key_check(key: bytes) -> str:
+    """A check value of the key (32 bits of an HMAC of a fixed text): tells whether two
+    encodings used the same key without revealing anything usable about it."""
+    return hmac.new(key, b"miglink key check", hashlib.sha256).hexdigest()[:8]
+
+
+def check_manifest(out: Path, key: bytes, params: BloomParameters) -> dict:
+    """The manifest this encoding writes; refuses to add to a folder encoded differently
+    (sources encoded under different keys or filter settings never link)."""
+    manifest = {"person_key": "HMAC-SHA256", "bloom_bits": params.bits,
+                "bloom_hashes": params.hashes,
+                "salted_with_birth_year": params.salt_with_birth_year,
+                "key_check": key_check(key)}
+    existing = out / MANIFEST
+    if existing.exists():
+        try:
+            before = json.loads(existing.read_text())
+        except ValueError:
+            raise ConfigError(f"{existing}: not a miglink encoding manifest") from None
+        if before.get("key_check") != manifest["key_check"]:
+            raise ConfigError(f"wrong key: {out} holds sources encoded with another key "
+                              "(their key check differs); sources encoded under different "
+                              "keys never link")
+        changed = [k for k in manifest if before.get(k) != manifest[k]]
+        if changed:
+            raise ConfigError(f"{out} holds sources encoded with other settings "
+                              f"({', '.join(changed)}); encode with the same settings")
+    return manifest
+
+
 def encode_directory(source_dir: Path, out: Path, key: bytes, params: BloomParameters
                      ) -> dict[str, int]:
-    """Encode every linked source of ``source_dir`` into ``out`` (Parquet); copy the rest."""
+    """Encode every linked source of ``source_dir`` into ``out`` (Parquet); copy the rest.
+
+    ``out`` may already hold sources encoded earlier (by another custodian, say), but only
+    under the same key and settings (``encoding.json``)."""
     if not source_dir.is_dir():
         raise ConfigError(f"{source_dir}: no such folder")
+    manifest = check_manifest(out, key, params)
     out.mkdir(parents=True, exist_ok=True)
     counts = {}
     for name, spec in SOURCES.items():
@@ -173,4 +211,5 @@ def encode_directory(source_dir: Path, out: Path, key: bytes, params: BloomParam
         log.info("encoded %s: %d records", name, len(encoded))
     if (source_dir / "country.txt").exists():
         shutil.copy2(source_dir / "country.txt", out / "country.txt")
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1))
     return counts

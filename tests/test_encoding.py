@@ -100,3 +100,27 @@ def test_linkage_on_encoded_names_loses_little(tmp_path):
         scores[name] = json.loads((out / "evaluation.json").read_text())["persons"]["f1"]
         assert KEY.decode() not in (out / "quality.json").read_text()
     assert scores["encoded"] >= scores["plain"] - 0.01
+
+
+def test_a_wrong_key_is_refused_and_no_key_is_ever_written(tmp_path, capsys):
+    """A second batch encoded with another key would silently never link: refused, exit 2;
+    the key itself appears nowhere (output files, messages)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "census.csv").write_text("record_id,first_name,last_name,census_date\n"
+                                     "c1,Иван,Петров,2021-01-01\n")
+    right, wrong = tmp_path / "right.key", tmp_path / "wrong.key"
+    right.write_bytes(KEY)
+    wrong.write_bytes(KEY[::-1])
+    enc = tmp_path / "encoded"
+    assert main(["encode", str(data), "--out", str(enc), "--key-file", str(right)]) == 0
+    assert main(["encode", str(data), "--out", str(enc), "--key-file", str(right)]) == 0
+    assert main(["encode", str(data), "--out", str(enc), "--key-file", str(wrong)]) == 2
+    err = capsys.readouterr().err
+    assert "wrong key" in err and str(enc) in err
+    assert main(["encode", str(data), "--out", str(enc), "--key-file", str(right),
+                 "--bits", "512"]) == 2
+    assert "bloom_bits" in capsys.readouterr().err
+    for path in enc.iterdir():
+        content = path.read_bytes()
+        assert KEY not in content and KEY[::-1] not in content
