@@ -58,6 +58,19 @@ class LinkageSettings:
     # --write-model``): used as it is instead of training on this run's data
     model_file: str | None = None
 
+    def __post_init__(self) -> None:
+        free = (self.duplicate_free,) if isinstance(self.duplicate_free, str) \
+            else tuple(self.duplicate_free)
+        unknown = [s for s in free if s not in SOURCES or not SOURCES[s].linked]
+        if unknown:
+            raise ConfigError(f"duplicate_free names {unknown}, not linked sources; known: "
+                              f"{sorted(s for s in SOURCES if SOURCES[s].linked)}")
+        object.__setattr__(self, "duplicate_free", free)
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"threshold={self.threshold!r}: need a probability in (0, 1)")
+        if self.max_block < 2:
+            raise ConfigError(f"max_block={self.max_block!r}: need at least 2")
+
 
 @dataclass
 class LinkageResult:

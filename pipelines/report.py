@@ -129,11 +129,18 @@ def render_report(q: dict[str, Any]) -> str:
         "<h2>Sources</h2>" + table([{"source": s, "records": n}
                                     for s, n in q["sources"].items()]),
         "<h2>Linkage</h2><p class='note'>Link rate: share of a source's records (row) whose "
-        "person also has a record in the other source (column). Expected false and missed "
-        "matches are model-based (sum of 1-p over accepted links, of p over rejected scored "
-        "pairs between different persons), as fastLink reports them.</p>"
+        "person also has a record in the other source (column).</p>"
         + _link_matrix(link["link_rates"])
-        + "<h3>By name script</h3>" + table(link["link_rates_by_script"]),
+        + "<h3>By name script</h3>" + table(link["link_rates_by_script"])
+        + "<h3>Expected errors by source pair</h3><p class='note'>Model-based, as fastLink "
+        "reports them, in scored pairs of identity profiles: expected false matches = sum of "
+        "1-p over the links kept; expected missed matches = sum of p over pairs left in "
+        "different persons (pairs of two records of one duplicate-free source excluded). "
+        "Measure them with <code>miglink review</code>.</p>"
+        + table(link.get("errors_by_source_pair", []))
+        + "<h3>Blocking</h3><p class='note'>Pairs each rule adds (pairs an earlier rule made "
+        "are not counted again), links among them, the largest block, and profiles whose key "
+        "was too common to block on.</p>" + table(link.get("blocking", [])),
     ]
     events = _pivot_events(q["events_by_year"])
     series = [f"{r} {t}" for r in run["rules"] for t in ("immigration", "emigration")]
