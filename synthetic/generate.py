@@ -367,6 +367,10 @@ def _write_truth(people: list[Person], w: World, out: Path, record_person: pd.Da
         "born_in_country": [p.born_here for p in people],
         "death_date": [p.death for p in people],
         "kind": [p.kind for p in people],
+        # the name as the person's own documents write it (native script), for benchmarks
+        "first_name": [p.first_name for p in people],
+        "last_name": [p.last_name for p in people],
+        "cyrillic": [p.cyrillic for p in people],
     })
     _write(persons, out / "truth" / "persons.parquet")
     stays = pd.DataFrame(
