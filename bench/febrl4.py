@@ -53,12 +53,14 @@ def run_miglink(a: pd.DataFrame, b: pd.DataFrame) -> set[tuple[str, str]]:
             CAST(NULL AS VARCHAR) AS first_name_bf, CAST(NULL AS VARCHAR) AS last_name_bf,
             CAST(try_strptime(date_of_birth, '%Y%m%d') AS DATE) AS birth_date,
             CAST(NULL AS BIGINT) AS birth_year, CAST(NULL AS VARCHAR) AS sex,
-            CAST(NULL AS VARCHAR) AS citizenship, CAST(NULL AS VARCHAR) AS country_of_birth
+            CAST(NULL AS VARCHAR) AS citizenship, CAST(NULL AS VARCHAR) AS country_of_birth,
+            postcode AS locality
             FROM frame""")
         con.unregister("frame")
-    # A is one record per person (the census rule: never merge two A records)
+    # FEBRL4 is one-to-one: both files are duplicate-free
     link_sources(con, {"census": "src_census", "population_register": "src_population_register"},
-                 LinkageSettings(threshold=THRESHOLD))
+                 LinkageSettings(threshold=THRESHOLD,
+                                 duplicate_free=("census", "population_register")))
     rows = con.sql("""
         SELECT a.record_id, b.record_id FROM person_records AS a
         JOIN person_records AS b ON a.person_id = b.person_id

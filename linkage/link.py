@@ -37,7 +37,7 @@ from schemas.errors import ConfigError
 log = logging.getLogger("miglink")
 
 IDENTITY = ("person_key", "first_name", "last_name", "first_name_bf", "last_name_bf",
-            "birth_date", "birth_year", "sex", "citizenship", "country_of_birth")
+            "birth_date", "birth_year", "sex", "citizenship", "country_of_birth", "locality")
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,7 @@ def build_profiles(con: Any, duplicate_free: tuple[str, ...] = ()) -> int:
                any_value(i.birth_date) AS birth_date, any_value(i.birth_year_any) AS birth_year_any,
                any_value(i.sex) AS sex, any_value(i.citizenship) AS citizenship,
                any_value(i.country_of_birth) AS country_of_birth,
+               mode(i.locality) AS locality,
                min(i.source || '|' || i.record_id) AS representative,
                count(*) AS n_records
         FROM record_profile AS p JOIN identity_std AS i USING (source, record_id)

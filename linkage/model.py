@@ -125,6 +125,8 @@ COMPARISONS = (
     ("sex", lambda: _exact("sex")),
     ("citizenship", lambda: _exact("citizenship")),
     ("country_of_birth", lambda: _exact("country_of_birth")),
+    # where a record places the person: people move, so agreement is weaker evidence
+    ("locality", lambda: _exact("locality")),
 )
 
 # Prediction blocking rules as the columns whose agreement puts two profiles in one block.
@@ -189,7 +191,7 @@ def settings(available: set[str], n_block_keys: int) -> SettingsCreator:
         "person_key": {"person_key"}, "name": {"full_std"},
         "birth_date": {"birth_year_any"}, "sex": {"sex"}, "citizenship": {"citizenship"},
         "name_bf": {"full_bf"},
-        "country_of_birth": {"country_of_birth"},
+        "country_of_birth": {"country_of_birth"}, "locality": {"locality"},
     }
     comparisons = [make() for name, make in COMPARISONS if needed[name] <= available]
     return SettingsCreator(

@@ -2,7 +2,7 @@
 
 Run by hand (never from the tests):
 
-    .venv/bin/python bench/linkage.py --persons 20000 --seed 1
+    .venv/bin/python bench/linkage_synthetic.py --persons 20000 --seed 1
 
 On one synthetic population, in one run:
 
