@@ -9,7 +9,8 @@ so that estimates can be weighted back.
 
 ``import``: reads the labels (``1``/``match``/``yes`` or ``0``/``non-match``/``no``; blank
 or ``?`` = not reviewed), and estimates, with the stratified (band-weighted) estimator,
-precision of the links and recall among scored pairs, with bootstrap 95% intervals; and
+precision of the links (95% interval: stratified, Agresti-Coull) and recall among scored
+pairs (95% interval: bootstrap within bands); and
 the labelled match rate of each band beside the model's mean probability (calibration). It
 can re-estimate the model's m probabilities from the labelled matches.
 """
@@ -50,7 +51,8 @@ def sample_pairs(con: Any, size: int, seed: int) -> tuple[pd.DataFrame, list[dic
     """A stratified sample of scored pairs: equal numbers per probability band."""
     design = con.sql(f"""
         SELECT {_band_sql()} AS band, count(*) AS pairs,
-               count(*) FILTER (WHERE decision = 'link') AS links
+               count(*) FILTER (WHERE decision = 'link') AS links,
+               count(*) FILTER (WHERE decision = 'apart') AS apart
         FROM pair_decisions WHERE NOT known_two_persons GROUP BY ALL ORDER BY band""").df()
     if design.empty:
         raise ConfigError("the run scored no pairs: nothing to review")
@@ -88,8 +90,8 @@ def sample_pairs(con: Any, size: int, seed: int) -> tuple[pd.DataFrame, list[dic
     sample.insert(0, "pair_id", [f"R{i + 1:05d}" for i in range(len(sample))])
     sample["band"] = sample["band"].map(_band_label)
     sample["label"] = ""
-    rows = [{"band": _band_label(int(r.band)), "pairs": int(r.pairs), "links": int(r.links)}
-            for r in design.itertuples()]
+    rows = [{"band": _band_label(int(r.band)), "pairs": int(r.pairs), "links": int(r.links),
+             "apart": int(r.apart)} for r in design.itertuples()]
     return sample, rows
 
 
@@ -194,19 +196,20 @@ def read_labels(path: Path) -> pd.DataFrame:
 
 
 def _estimates(labelled: pd.DataFrame, design: dict[str, dict]) -> tuple[float, float]:
-    """Stratified precision of links and recall among scored pairs."""
+    """Stratified precision of links and recall among scored pairs (pairs joined only
+    through other links are neither links nor missed)."""
     true_links = links = true_apart = 0.0
     for band, group in labelled.groupby("band"):
         pop = design.get(band)
         if pop is None:
             continue
         linked = group[group["decision"] == "link"]
-        apart = group[group["decision"] != "link"]
+        apart = group[group["decision"] == "apart"]
         if len(linked):
             true_links += pop["links"] * linked["is_match"].mean()
             links += pop["links"]
         if len(apart):
-            true_apart += (pop["pairs"] - pop["links"]) * apart["is_match"].mean()
+            true_apart += pop["apart"] * apart["is_match"].mean()
     precision = true_links / links if links else float("nan")
     recall = true_links / (true_links + true_apart) if true_links + true_apart else float("nan")
     return precision, recall
@@ -231,12 +234,26 @@ def measure(labelled: pd.DataFrame, design_path: Path, seed: int = 1) -> dict[st
         return [float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))] \
             if len(values) else [float("nan")] * 2
 
+    # precision: stratified normal interval with Agresti-Coull proportions, so that a sample
+    # without a single false link still gets an interval (the bootstrap's would be [1, 1])
+    variance, weight_total = 0.0, 0.0
+    for band, group in labelled[labelled["decision"] == "link"].groupby("band"):
+        links = design.get(band, {}).get("links", 0)
+        n, x = len(group), float(group["is_match"].sum())
+        adjusted = (x + 2) / (n + 4)
+        variance += links ** 2 * adjusted * (1 - adjusted) / (n + 4)
+        weight_total += links
+    if weight_total:
+        half = 1.96 * math.sqrt(variance) / weight_total
+        precision_ci = [max(0.0, precision - half), min(1.0, precision + half)]
+    else:
+        precision_ci = [float("nan")] * 2
     bands = [{"band": band, "labelled": int(len(g)), "labelled_match_rate": float(
               g["is_match"].mean()), "mean_match_probability": float(
               g["match_probability"].mean()), "pairs": design.get(band, {}).get("pairs")}
              for band, g in labelled.groupby("band")]
     return {"labelled_pairs": int(len(labelled)), "precision": precision,
-            "precision_95ci": interval(0), "recall_among_scored_pairs": recall,
+            "precision_95ci": precision_ci, "recall_among_scored_pairs": recall,
             "recall_95ci": interval(1), "calibration_by_band": bands}
 
 
