@@ -8,8 +8,8 @@ On one synthetic population, in one run:
 
 * **miglink**: ``miglink run`` (the whole pipeline; the linkage stage is timed from its log);
 * **plain Splink**: Splink 5 with its default name comparisons (``NameComparison`` on the
-  names as recorded, ``DateOfBirthComparison``, exact sex, citizenship, country of birth and
-  person_key), blocking on person_key, names, birth date; prior, u by random sampling and m by
+  names as recorded, ``DateOfBirthComparison``, exact sex, citizenship, country of birth,
+  locality and person_key), blocking on person_key, names, birth date; prior, u by random sampling and m by
   EM as Splink's tutorials do; clusters by ``cluster_pairwise_predictions_at_threshold``
   at the same threshold (0.99). Records with identical identity columns are given to Splink
   once (any user would), then mapped back;
@@ -45,7 +45,7 @@ THRESHOLD = 0.99
 SOURCES = ("population_register", "aliens_register", "residence_permits", "census", "survey",
            "border_crossings", "activity")
 IDENTITY = ("person_key", "first_name", "last_name", "birth_date", "sex", "citizenship",
-            "country_of_birth")
+            "country_of_birth", "locality")
 
 
 def _miglink(args: list[str], env: dict | None = None) -> tuple[float, str]:
@@ -139,7 +139,7 @@ def plain_splink(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, float]:
                      cl.NameComparison("last_name"),
                      cl.DateOfBirthComparison("birth_date", input_is_string=False),
                      cl.ExactMatch("sex"), cl.ExactMatch("citizenship"),
-                     cl.ExactMatch("country_of_birth")],
+                     cl.ExactMatch("country_of_birth"), cl.ExactMatch("locality")],
         blocking_rules_to_generate_predictions=[
             block_on("person_key"), block_on("first_name", "last_name"),
             block_on("birth_date")],

@@ -162,6 +162,8 @@ def build_profiles(con: Any, duplicate_free: tuple[str, ...] = ()) -> int:
                any_value(i.first_bf) AS first_bf, any_value(i.last_bf) AS last_bf,
                any_value(i.first_bf_bits) AS first_bf_bits,
                any_value(i.last_bf_bits) AS last_bf_bits,
+               bit_count(any_value(i.first_bf_bits)) AS first_bf_ones,
+               bit_count(any_value(i.last_bf_bits)) AS last_bf_ones,
                any_value(i.birth_date) AS birth_date, any_value(i.birth_year_any) AS birth_year_any,
                any_value(i.sex) AS sex, any_value(i.citizenship) AS citizenship,
                any_value(i.country_of_birth) AS country_of_birth,
@@ -215,7 +217,7 @@ def train_and_score(con: Any, settings: LinkageSettings) -> tuple[str, dict[str,
     block_keys(con, blocking, settings.max_block)
     db_api = DuckDBAPI(connection=con)
     frame = db_api.register("profiles", dataset_display_name="profiles")
-    linker = Linker(frame, model.settings(non_null, len(blocking)), log_level=logging.ERROR)
+    linker = Linker(frame, model.settings(non_null, blocking), log_level=logging.ERROR)
     if settings.model_file:
         try:
             trained = json.loads(Path(settings.model_file).read_text())
@@ -277,8 +279,9 @@ def block_keys(con: Any, rules: list[tuple[str, ...]], max_block: int) -> None:
         present = " AND ".join(f'"{c}" IS NOT NULL' for c in columns)
         keys.append(f"CASE WHEN {present} AND count(*) OVER (PARTITION BY {key}) <= "
                     f"{int(max_block)} THEN {key} END AS block_{i}")
+        undated = " (a side without birth year)" if columns in model.NAMES_ONLY else ""
         described.append(f"SELECT {i} AS blocking_rule, "
-                         f"'{' + '.join(columns)}' AS rule")
+                         f"'{' + '.join(columns)}{undated}' AS rule")
     if not keys:  # too few profiles to need blocking: every pair is compared
         create_table(con, "blocking keys", "blocking_rules",
                      "SELECT 0 AS blocking_rule, 'every pair' AS rule, count(*) AS "
