@@ -377,19 +377,46 @@ def person_tables(con: Any, settings: LinkageSettings) -> None:
     free = ", ".join(f"'{s}'" for s in settings.duplicate_free if s in SOURCES) or "''"
     # what became of every scored pair: a link the clustering kept, a pair joined only through
     # other links, a pair left apart; and pairs known to be two persons (two records of one
-    # duplicate-free source), which error estimates leave out
+    # duplicate-free source), which error estimates leave out.
+    # one_to_one_probability: a profile is at most one record of a duplicate-free source, so
+    # its candidates there compete. With odds o = p / (1 - p), the pair's probability among
+    # the mutually exclusive alternatives (this pair, another candidate of either side in the
+    # other's duplicate-free source, none) is o / (1 + sum of the competing odds + o); pairs
+    # without such competitors keep p. Error estimates use it (METHOD.md section 4).
     create_table(con, "pair decisions", "pair_decisions", f"""
-        SELECT s.unique_id_l, s.unique_id_r, l.source AS source_l, r.source AS source_r,
-               s.match_weight, s.match_probability, s.blocking_rule,
-               CASE WHEN cl.cluster <> cr.cluster THEN 'apart'
-                    WHEN s.match_probability >= {float(settings.threshold)!r} THEN 'link'
-                    ELSE 'joined_through_others' END AS decision,
-               (l.source = r.source AND l.source IN ({free})) AS known_two_persons
-        FROM scored_pairs AS s
-        JOIN profiles AS l ON l.unique_id = s.unique_id_l
-        JOIN profiles AS r ON r.unique_id = s.unique_id_r
-        JOIN profile_cluster AS cl ON cl.unique_id = s.unique_id_l
-        JOIN profile_cluster AS cr ON cr.unique_id = s.unique_id_r""")
+        WITH decided AS (
+            SELECT s.unique_id_l, s.unique_id_r, l.source AS source_l, r.source AS source_r,
+                   s.match_weight, s.match_probability, s.blocking_rule,
+                   CASE WHEN cl.cluster <> cr.cluster THEN 'apart'
+                        WHEN s.match_probability >= {float(settings.threshold)!r} THEN 'link'
+                        ELSE 'joined_through_others' END AS decision,
+                   (l.source = r.source AND l.source IN ({free})) AS known_two_persons,
+                   least(s.match_probability, 1 - 1e-12)
+                       / (1 - least(s.match_probability, 1 - 1e-12)) AS odds
+            FROM scored_pairs AS s
+            JOIN profiles AS l ON l.unique_id = s.unique_id_l
+            JOIN profiles AS r ON r.unique_id = s.unique_id_r
+            JOIN profile_cluster AS cl ON cl.unique_id = s.unique_id_l
+            JOIN profile_cluster AS cr ON cr.unique_id = s.unique_id_r
+        ),
+        candidates AS (
+            SELECT unique_id_l AS unique_id, source_r AS other_source, odds FROM decided
+            WHERE source_r IN ({free}) AND NOT known_two_persons
+            UNION ALL
+            SELECT unique_id_r, source_l, odds FROM decided
+            WHERE source_l IN ({free}) AND NOT known_two_persons
+        ),
+        odds_sums AS (
+            SELECT unique_id, other_source, sum(odds) AS odds_sum FROM candidates GROUP BY ALL
+        )
+        SELECT d.* EXCLUDE (odds),
+               CASE WHEN d.known_two_persons THEN 0.0
+                    WHEN a.odds_sum IS NULL AND b.odds_sum IS NULL THEN d.match_probability
+                    ELSE d.odds / (1 + coalesce(a.odds_sum, d.odds) + coalesce(b.odds_sum, d.odds)
+                                   - d.odds) END AS one_to_one_probability
+        FROM decided AS d
+        LEFT JOIN odds_sums AS a ON a.unique_id = d.unique_id_l AND a.other_source = d.source_r
+        LEFT JOIN odds_sums AS b ON b.unique_id = d.unique_id_r AND b.other_source = d.source_l""")
 
 
 def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,

@@ -104,11 +104,38 @@ def _birth_date_comparison() -> Any:
             custom('year("birth_date_l") = year("birth_date_r") AND ('
                    'month("birth_date_l") = month("birth_date_r") OR '
                    'day("birth_date_l") = day("birth_date_r"))', "same year, month or day"),
+            custom('month("birth_date_l") = month("birth_date_r") AND '
+                   'day("birth_date_l") = day("birth_date_r") AND '
+                   'damerau_levenshtein(CAST(year("birth_date_l") AS VARCHAR), '
+                   'CAST(year("birth_date_r") AS VARCHAR)) <= 1',
+                   "same day and month, year one digit apart"),
+            # a side that knows only the year cannot agree more: its own level, so that
+            # its weight is not the weight of full dates that disagree on month and day
+            custom('("birth_date_l" IS NULL OR "birth_date_r" IS NULL) AND '
+                   '"birth_year_any_l" = "birth_year_any_r"',
+                   "same year, a side knowing only the year"),
             custom('"birth_year_any_l" = "birth_year_any_r"', "same year"),
             custom('abs("birth_year_any_l" - "birth_year_any_r") <= 1', "year within 1"),
             cll.ElseLevel(),
         ],
         output_column_name="birth_date",
+    )
+
+
+def _person_key_comparison() -> Any:
+    """Keys as delivered: equal, one typo apart (a plaintext identifier keyed in by hand; an
+    HMAC-encoded key never gets here, since one typo changes the whole code), or else."""
+    return cl.CustomComparison(
+        [cll.NullLevel("person_key"), cll.ExactMatchLevel("person_key"),
+         # the edit distance only where a typo is possible: short keys of nearly one length
+         # (64-character HMAC codes would cost most of the scoring time for nothing)
+         cll.CustomLevel('CASE WHEN length("person_key_l") <= 24 AND '
+                         'abs(length("person_key_l") - length("person_key_r")) <= 1 '
+                         'THEN damerau_levenshtein("person_key_l", "person_key_r") <= 1 '
+                         'ELSE FALSE END',
+                         "one typo apart", base_dialect_str="duckdb"),
+         cll.ElseLevel()],
+        output_column_name="person_key",
     )
 
 
@@ -120,7 +147,7 @@ def _exact(column: str) -> Any:
 
 
 COMPARISONS = (
-    ("person_key", lambda: _exact("person_key")),
+    ("person_key", _person_key_comparison),
     ("name", _name_comparison),
     ("birth_date", _birth_date_comparison),
     ("name_bf", _bloom_comparison),

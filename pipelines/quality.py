@@ -72,10 +72,10 @@ def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
 ERROR_SQL = """
     count(*) AS scored_pairs,
     count(*) FILTER (WHERE decision = 'link') AS links,
-    coalesce(sum(1 - match_probability) FILTER (WHERE decision = 'link'), 0)
+    coalesce(sum(1 - one_to_one_probability) FILTER (WHERE decision = 'link'), 0)
         AS expected_false_matches,
-    coalesce(sum(match_probability) FILTER (WHERE decision = 'apart'
-                                            AND NOT known_two_persons), 0)
+    coalesce(sum(one_to_one_probability) FILTER (WHERE decision = 'apart'
+                                                 AND NOT known_two_persons), 0)
         AS expected_missed_matches
 """
 
@@ -84,8 +84,9 @@ def linkage_error_estimates(con: Any) -> dict[str, Any]:
     """Expected false and missed matches from the match probabilities (METHOD.md §4, the
     way fastLink reports FDR and FNR), overall and per source pair.
 
-    Units are scored pairs of identity profiles. False: ``sum(1 - p)`` over the links the
-    clustering kept. Missed: ``sum(p)`` over scored pairs left in different persons, except
+    Units are scored pairs of identity profiles; p is the pair's ``one_to_one_probability``
+    (its match probability once candidates competing for the same record of a duplicate-free
+    source are taken into account). False: ``sum(1 - p)`` over the links the clustering kept. Missed: ``sum(p)`` over scored pairs left in different persons, except
     pairs known to be two persons (two records of one duplicate-free source). Pairs joined
     only through other links are neither. Pairs no blocking rule generated are not seen
     (see ``blocking``).

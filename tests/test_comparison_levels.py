@@ -51,7 +51,11 @@ BIRTH_CASES = [
     ("1980-03-07", None, "1980-03-07", None, "exact"),
     ("1980-03-07", None, "1980-07-03", None, "day and month swapped"),
     ("1980-03-07", None, "1980-03-17", None, "same year, month or day"),
-    ("1980-03-07", None, None, 1980, "same year"),
+    ("1980-03-07", None, "1908-03-07", None, "same day and month, year one digit apart"),
+    ("1980-03-07", None, "1990-03-07", None, "same day and month, year one digit apart"),
+    ("1980-03-07", None, None, 1980, "same year, a side knowing only the year"),
+    (None, 1980, None, 1980, "same year, a side knowing only the year"),
+    ("1980-03-07", None, "1980-11-20", None, "same year"),
     ("1980-03-07", None, "1981-11-20", None, "year within 1"),
     ("1980-03-07", None, "1975-03-07", None, "All other comparisons"),
     ("1980-03-07", None, None, None, "null"),
@@ -105,3 +109,20 @@ def test_birth_dates_reach_their_level(date_l, year_l, date_r, year_r, expected)
     row = {"birth_date_l": dl, "birth_date_r": dr, "birth_year_any_l": yl,
            "birth_year_any_r": yr}
     assert _level(model._birth_date_comparison(), row) == expected
+
+
+KEY_CASES = [
+    ("123456789", "123456789", "Exact match on person_key"),
+    ("123456789", "123456798", "one typo apart"),   # two digits transposed
+    ("123456789", "123457789", "one typo apart"),
+    ("123456789", "987654321", "All other comparisons"),
+    # HMAC-encoded keys of numbers one typo apart share nothing
+    ("9f86d081884c7d659a2feaa0c55ad015", "60303ae22b998861bce3b28f33eec1be", "All other comparisons"),
+    ("123456789", None, "person_key is NULL"),
+]
+
+
+@pytest.mark.parametrize("key_l,key_r,expected", KEY_CASES)
+def test_person_keys_reach_their_level(key_l, key_r, expected):
+    row = {"person_key_l": key_l, "person_key_r": key_r}
+    assert _level(model._person_key_comparison(), row).lower() == expected.lower()
