@@ -23,7 +23,9 @@ threshold = 0.99           # match probability at which two identity profiles ar
 seed = 42
 
 [tables]
-min_cell = 5
+min_cell = 5               # smaller cells are suppressed (and cells that would reveal them)
+random_rounding = false    # official tables: random rounding to base 3 (Stats NZ RR3)
+rounding_seed = 1          # its seed, so that a rerun publishes the same figures
 
 [sources.census]           # optional: another file name, other column names
 file = "enumeration_2021.csv"
@@ -61,6 +63,8 @@ class RunConfig:
     presence: PresenceParameters = field(default_factory=PresenceParameters)
     linkage: LinkageSettings = field(default_factory=LinkageSettings)
     min_cell: int = 5
+    random_rounding: bool = False
+    rounding_seed: int = 1
     sources: dict[str, SourceFile] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -160,9 +164,17 @@ def load_config(path: Path | None, data_dir: Path) -> RunConfig:
         kwargs["linkage"] = _section(LinkageSettings, "linkage", raw["linkage"])
     if "tables" in raw:
         tables = raw["tables"]
-        if set(tables) - {"min_cell"}:
-            raise ConfigError(f"[tables] has unknown keys {sorted(set(tables) - {'min_cell'})}")
+        known = {"min_cell", "random_rounding", "rounding_seed"}
+        if set(tables) - known:
+            raise ConfigError(f"[tables] has unknown keys {sorted(set(tables) - known)}; "
+                              f"known: {sorted(known)}")
         kwargs["min_cell"] = int(tables.get("min_cell", 5))
+        if kwargs["min_cell"] < 1:
+            raise ConfigError(f"[tables] min_cell must be at least 1, got {kwargs['min_cell']}")
+        if not isinstance(tables.get("random_rounding", False), bool):
+            raise ConfigError("[tables] random_rounding must be true or false")
+        kwargs["random_rounding"] = tables.get("random_rounding", False)
+        kwargs["rounding_seed"] = int(tables.get("rounding_seed", 1))
     if "sources" in raw:
         kwargs["sources"] = _sources(raw["sources"], path.parent)
     return RunConfig(**kwargs)

@@ -231,7 +231,10 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
 
     tables.build_flows(con, config.min_cell)
     tables.build_stocks(con, window_start.year, T, config.min_cell)
-    clock.done("tables")
+    protected = tables.official_tables(
+        con, work / "official", config.min_cell,
+        config.rounding_seed if config.random_rounding else None)
+    clock.done("tables", suppressed_cells=sum(protected.values()))
 
     census_day = None
     if "census" in typed:
@@ -253,6 +256,7 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
         "mirror": quality.mirror_comparison(con, typed, country),
         "event_country_coverage": quality.event_country_coverage(con),
         "parameters": _flat_parameters(config),
+        "official_tables_suppressed_cells": protected,
     }
     clock.done("quality")
     for table in OUTPUT_TABLES:

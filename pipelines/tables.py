@@ -1,14 +1,18 @@
 """Output tables: migration events with countries, residence spells, flows and stocks.
 
-Disclosure control (METHOD.md §5): cells below ``min_cell`` are suppressed (count set to null,
-``suppressed`` true) before anything is written. Secondary suppression and random rounding
-are not done yet (see README: method status).
+Disclosure control (METHOD.md §5): in ``flows`` and ``stocks`` cells below ``min_cell`` are
+suppressed (count set to null, ``suppressed`` true) before anything is written. The official
+tables (``OUT/official/``) are published with their margins and protected against recovery
+from them: primary and secondary suppression, optional seeded random rounding to base 3
+(``pipelines.disclosure``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from pipelines.disclosure import protect
 from pipelines.rules import Rule, RuleParameters, all_rules_events_sql, residence_spells_sql
 from pipelines.sql import create_table, render
 
@@ -107,22 +111,65 @@ def build_flows(con: Any, min_cell: int) -> None:
 def build_stocks(con: Any, window_start_year: int, as_of: int, min_cell: int) -> None:
     """Usual residents on 1 January of each year in the window, by rule."""
     age = age_group("year(d.reference_date) - p.birth_year")
-    create_table(con, "stocks", "stocks", render(f"""
+    create_table(con, "stocks", "stocks_cells", render(f"""
         WITH dates AS (
             SELECT make_date(CAST(y AS INTEGER), 1, 1) AS reference_date
             FROM range({{first_year}}, year(DATE '1970-01-01' + {{as_of}}) + 1) AS t(y)
         ),
         cells AS (
             SELECT s.rule, d.reference_date, p.citizenship, p.country_of_birth, p.sex,
-                   {age} AS age_group, count(*) AS n
+                   {age} AS age_group, count(*) AS count
             FROM residence_spells AS s
             JOIN dates AS d ON s.spell_start <= d.reference_date
              AND (s.spell_end IS NULL OR s.spell_end > d.reference_date)
             JOIN persons AS p ON p.person_id = s.person_id
             GROUP BY ALL
         )
+        SELECT * FROM cells""", first_year=window_start_year, as_of=as_of))
+    create_table(con, "stocks", "stocks", render("""
         SELECT rule, reference_date, citizenship, country_of_birth, sex, age_group,
-               CASE WHEN n < {{min_cell}} THEN NULL ELSE n END AS count,
-               n < {{min_cell}} AS suppressed
-        FROM cells ORDER BY ALL""", first_year=window_start_year, as_of=as_of,
-        min_cell=min_cell))
+               CASE WHEN count < {min_cell} THEN NULL ELSE count END AS count,
+               count < {min_cell} AS suppressed
+        FROM stocks_cells ORDER BY ALL""", min_cell=min_cell))
+
+
+# The official tables, in the layout of Eurostat's migr_imm*/migr_emi*/migr_pop* and the
+# UNECE Clearing House tables: (name, SQL of the unprotected cells, "by" columns that split
+# it into separate tables, classifying dimensions that get a TOTAL category).
+_EVENT_CELLS = """
+    SELECT rule, year(event_date) AS year, {classifier}, sex, {age} AS age_group,
+           count(*) AS count
+    FROM migration_events WHERE status = 'confirmed' AND event_type = '{kind}'
+    GROUP BY ALL"""
+
+
+def official_tables(con: Any, out: Path, min_cell: int, rounding_seed: int | None
+                    ) -> dict[str, int]:
+    """Write ``out/NAME.parquet`` and ``.csv`` for each official table; return the number
+    of suppressed cells per table. Confirmed events only (provisional ones are in
+    ``flows``); stocks of usual residents on 1 January."""
+    age = age_group("year(event_date) - birth_year")
+    specs = []
+    for kind, country in (("immigration", "previous"), ("emigration", "next")):
+        for column, classifier in (("citizenship", "citizenship"),
+                                   (f"{country}_residence", f"country AS {country}_residence")):
+            specs.append((f"{kind}_by_{column}_sex_age",
+                          _EVENT_CELLS.format(classifier=classifier, age=age, kind=kind),
+                          ["rule", "year"], [column, "sex", "age_group"]))
+    # stocks as Eurostat's migr_pop1ctz and migr_pop3ctb: by citizenship, by country of birth
+    # (the four-way cross in ``stocks`` is mostly cells of one or two persons: protected
+    # with its margins it would publish almost nothing)
+    for column in ("citizenship", "country_of_birth"):
+        specs.append((f"population_1_january_by_{column}_sex_age", f"""
+            SELECT rule, reference_date, {column}, sex, age_group, sum(count) AS count
+            FROM stocks_cells GROUP BY ALL""", ["rule", "reference_date"],
+                      [column, "sex", "age_group"]))
+    out.mkdir(parents=True, exist_ok=True)
+    suppressed = {}
+    for name, sql, by, dims in specs:
+        cells = con.sql(sql).df()
+        table = protect(cells, dims, by, min_cell, rounding_seed=rounding_seed)
+        table.to_parquet(out / f"{name}.parquet", index=False)
+        table.to_csv(out / f"{name}.csv", index=False)
+        suppressed[name] = int(table["suppression"].notna().sum())
+    return suppressed

@@ -81,6 +81,29 @@ def test_small_cells_are_suppressed(run):
     assert small == 0
 
 
+def test_official_tables_publish_margins_and_no_small_cell(run):
+    official = run["out"] / "official"
+    names = sorted(p.stem for p in official.glob("*.parquet"))
+    assert names == sorted(p.stem for p in official.glob("*.csv"))
+    assert {"immigration_by_citizenship_sex_age", "emigration_by_next_residence_sex_age",
+            "population_1_january_by_country_of_birth_sex_age"} <= set(names)
+    for name in names:
+        table = f"'{official / name}.parquet'"
+        small = duckdb.sql(f"SELECT count(*) FROM {table} WHERE count < 5").fetchall()[0][0]
+        assert small == 0, name
+        # each split (rule x year or date) carries its grand total, and sums where all shown
+        totals = duckdb.sql(f"SELECT count(*) FROM {table} WHERE sex = 'TOTAL' "
+                            "AND age_group = 'TOTAL'").fetchall()[0][0]
+        assert totals > 0, name
+    by_sex = duckdb.sql(f"""
+        WITH t AS (SELECT * FROM '{official / "immigration_by_citizenship_sex_age"}.parquet'
+                   WHERE citizenship = 'TOTAL' AND age_group = 'TOTAL')
+        SELECT a.count, sum(c.count), bool_or(c.count IS NULL)
+        FROM t AS a JOIN t AS c ON c.rule = a.rule AND c.year = a.year AND c.sex <> 'TOTAL'
+        WHERE a.sex = 'TOTAL' GROUP BY a.rule, a.year, a.count""").fetchall()
+    assert by_sex and all(hidden or total == parts for total, parts, hidden in by_sex)
+
+
 def test_report_is_self_contained_and_shows_no_identities(run):
     report = (run["out"] / "report.html").read_text()
     assert "<script" not in report.lower()
