@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="write the model with m re-estimated from the labels here (use it "
                           "with [linkage] model_file)")
 
+    ex = sub.add_parser("explain", help="a person's evidence timeline, stays and events, "
+                                        "without names, birth dates or keys")
+    ex.add_argument("out", type=Path)
+    ex.add_argument("person_id")
+
     ev = sub.add_parser("evaluate", help="score a run against ground truth")
     ev.add_argument("out", type=Path)
     ev.add_argument("--truth", type=Path, required=True)
@@ -163,6 +168,9 @@ def _dispatch(args: argparse.Namespace) -> None:
             print(f"{source}: {n:,} records encoded")
     elif args.command == "review":
         _review(args)
+    elif args.command == "explain":
+        from pipelines.explain import explain
+        print(explain(args.out, args.person_id))
     elif args.command == "evaluate":
         from pipelines.evaluate import evaluate, format_evaluation
         print(format_evaluation(evaluate(args.out, args.truth)))

@@ -104,6 +104,27 @@ def test_official_tables_publish_margins_and_no_small_cell(run):
     assert by_sex and all(hidden or total == parts for total, parts, hidden in by_sex)
 
 
+def test_explain_shows_evidence_and_events_without_identities(run, capsys):
+    out = run["out"]
+    person_id, n_events = duckdb.sql(f"""
+        SELECT person_id, count(*) FROM '{out / 'migration_events.parquet'}'
+        GROUP BY person_id ORDER BY count(*) DESC, person_id LIMIT 1""").fetchall()[0]
+    capsys.readouterr()
+    assert main(["explain", str(out), person_id]) == 0
+    text = capsys.readouterr().out
+    assert f"person {person_id}" in text and "evidence timeline" in text
+    assert text.count("immigration") + text.count("emigration") >= n_events
+    identities = duckdb.sql(f"""
+        SELECT r.last_name, CAST(r.birth_date AS VARCHAR), r.person_key
+        FROM '{run['data'] / 'population_register.parquet'}' AS r
+        JOIN '{out / 'person_records.parquet'}' AS p
+          ON p.source = 'population_register' AND p.record_id = r.record_id
+        WHERE p.person_id = '{person_id}'""").fetchall()
+    for row in identities:
+        assert not [value for value in row if value and value in text]
+    assert main(["explain", str(out), "P99999999"]) == 2
+
+
 def test_report_is_self_contained_and_shows_no_identities(run):
     report = (run["out"] / "report.html").read_text()
     assert "<script" not in report.lower()
