@@ -85,11 +85,52 @@ def evaluate(out: Path, truth: Path, tolerance_days: int = TOLERANCE_DAYS) -> di
         n_true = con.sql(f"SELECT count(*) FROM actual WHERE rule = '{rule}'").fetchall()[0][0]
         events[rule] = prf(_match_events(pairs), n_pred, n_true)
     result["events"] = events
+    if (out / "migration_patterns.parquet").exists():
+        result["patterns"] = _patterns(con, out, truth, window_start, as_of)
     result["annual_flows"] = _annual_flows(con, window_start, as_of)
     if (out / "miglink.duckdb").exists():
         result["linkage_errors"] = linkage_errors(con, out / "miglink.duckdb")
     (out / "evaluation.json").write_text(json.dumps(result, indent=1, default=str))
     return result
+
+
+def _patterns(con: Any, out: Path, truth: Path, window_start: str, as_of: str
+              ) -> dict[str, Any]:
+    """Circular migrants (person level, mapped to true persons) and return immigrations in
+    the window, against the same definitions applied to the true events."""
+    con.execute(f"""CREATE TABLE true_events AS
+        SELECT rule, event_type, CAST(event_date AS DATE) AS event_date,
+               CAST(true_person_id AS VARCHAR) AS true_person_id
+        FROM '{truth / 'events.parquet'}' WHERE status = 'confirmed'""")
+    con.execute(f"""CREATE TABLE true_born AS SELECT CAST(true_person_id AS VARCHAR) AS
+        true_person_id FROM '{truth / 'persons.parquet'}' WHERE born_in_country""")
+    figures: dict[str, Any] = {}
+    for rule in RULES:
+        predicted = {r[0] for r in con.sql(f"""
+            SELECT DISTINCT m.true_person_id FROM '{out / 'migration_patterns.parquet'}' AS p
+            JOIN person_truth AS m USING (person_id)
+            WHERE p.rule = '{rule}' AND p.circular_migrant""").fetchall()}
+        actual = {r[0] for r in con.sql(f"""
+            SELECT DISTINCT true_person_id FROM (
+                SELECT true_person_id, count(*) OVER (
+                    PARTITION BY true_person_id ORDER BY event_date
+                    RANGE BETWEEN CURRENT ROW AND INTERVAL 3652 DAYS FOLLOWING) AS n
+                FROM true_events WHERE rule = '{rule}') WHERE n >= 3""").fetchall()}
+        returns = con.sql(f"""
+            WITH e AS (
+                SELECT *, count(*) FILTER (WHERE event_type = 'immigration') OVER (
+                    PARTITION BY true_person_id ORDER BY event_date
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier
+                FROM true_events WHERE rule = '{rule}')
+            SELECT count(*) FROM e WHERE event_type = 'immigration'
+              AND event_date BETWEEN DATE '{window_start}' AND DATE '{as_of}'
+              AND (earlier > 0 OR true_person_id IN (SELECT true_person_id FROM true_born))
+            """).fetchall()[0][0]
+        figures[rule] = {
+            "circular_migrants": prf(len(predicted & actual), len(predicted), len(actual)),
+            "return_immigrations_in_window_true": int(returns),
+        }
+    return figures
 
 
 def linkage_errors(con: Any, database: Path) -> dict[str, Any]:

@@ -153,6 +153,18 @@ def render_report(q: dict[str, Any]) -> str:
                         "<p class='note'>Registrations from abroad and deregistrations for "
                         "emigration, as offices publish them today, beside the confirmed "
                         "events of each rule.</p>" + table(_beside_naive(q, run["rules"])))
+    patterns = q.get("migration_patterns")
+    if patterns:
+        sections.append(
+            "<h2>Return, temporary and circular migration</h2><p class='note'>Return "
+            "immigration: an immigration of someone resident before (born in the country or "
+            "immigrated earlier). Temporary stays: 90 days to under 12 months, by year of "
+            "arrival (mobility, not migration). Circular migrants: at least 3 migration events "
+            "within 10 years (UNECE 2016). Person-level flags are in "
+            "migration_patterns.parquet.</p>"
+            + table(patterns["return_immigrations_by_year"])
+            + table(patterns["temporary_stays_by_year_of_arrival"])
+            + table(patterns["circular_migrants"]))
     model = q.get("presence_model")
     if model:
         rows = [{"estimate": f"registration lag after arrival, {r['source']}",

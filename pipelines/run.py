@@ -20,8 +20,8 @@ from typing import Any
 import duckdb
 
 from linkage.link import link_sources
+from pipelines import patterns, quality, tables
 from pipelines import presence as presence_stage
-from pipelines import quality, tables
 from pipelines.config import RunConfig
 from pipelines.report import render_report
 from pipelines.sql import day_number
@@ -31,6 +31,7 @@ from schemas.validation import discover_sources, load_and_validate
 log = logging.getLogger("miglink")
 
 OUTPUT_TABLES = ("links", "person_records", "persons", "residence_spells", "migration_events",
+                 "migration_patterns",
                  "flows", "stocks")
 OBSERVATION_DATES = {  # what counts for the as-of date: things observed, never a future end
     "population_register": ("registration_date", "deregistration_date"),
@@ -226,6 +227,7 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
     tables.build_events(con, config.rules, config.rule_parameters)
     tables.build_migration_events(con, typed, day_number(window_start), T)
     tables.build_residence_spells(con)
+    patterns.build_patterns(con, config.rule_parameters.tm)
     n_events = int(con.sql("SELECT count(*) FROM migration_events").fetchall()[0][0])
     clock.done("events", events=n_events)
 
@@ -255,6 +257,8 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
         "dual_system_estimate": quality.dual_system_estimate(con, typed, census_day),
         "mirror": quality.mirror_comparison(con, typed, country),
         "event_country_coverage": quality.event_country_coverage(con),
+        "migration_patterns": patterns.pattern_summary(con, day_number(window_start), T,
+                                                       config.rule_parameters.tm),
         "parameters": _flat_parameters(config),
         "official_tables_suppressed_cells": protected,
     }

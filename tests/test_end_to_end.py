@@ -22,6 +22,8 @@ CONTRACT_COLUMNS = {
     "residence_spells": {"person_id", "rule", "spell_start", "spell_end"},
     "migration_events": {"person_id", "rule", "event_type", "event_date", "status", "country",
                          "citizenship", "sex", "birth_year"},
+    "migration_patterns": {"person_id", "rule", "return_migrations", "temporary_stays",
+                           "circular_migrant"},
     "flows": {"rule", "year", "event_type", "citizenship", "sex", "age_group", "count",
               "status", "suppressed"},
     "stocks": {"reference_date", "citizenship", "country_of_birth", "sex", "age_group",

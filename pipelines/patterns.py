@@ -1,0 +1,109 @@
+"""Migration patterns (METHOD.md section 3, "also derived"), per person and rule:
+
+* **return migration**: an immigration of someone resident before (born in the country, or an
+  earlier immigration under the same rule);
+* **temporary movers**: stays in the country of 90 days to less than ``tm`` (presence stays,
+  whatever the rule: temporary mobility, counted but not migration);
+* **circular migrants** (UNECE Task Force on Measuring Circular Migration, 2016): at least 3
+  migration events (each a stay in or out of at least 12 months, which is what an event under
+  the rules means) within any 10 years.
+
+Set-based SQL over ``events_days``, ``presence`` and ``observed``; confirmed events only.
+Written as ``migration_patterns`` (one row per person and rule with any pattern) and
+summarised by year in ``quality.json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.sql import create_table, render
+
+TEMPORARY_MIN_DAYS = 90
+CIRCULAR_EVENTS = 3
+CIRCULAR_YEARS = 10
+
+_PATTERNS = """
+WITH events AS (
+    SELECT e.person_id, e.rule, e.event_type, e.event_day,
+           COALESCE(o.resident_at_start, FALSE) AS born_resident,
+           COUNT(*) FILTER (WHERE e.event_type = 'immigration') OVER (
+               PARTITION BY e.person_id, e.rule ORDER BY e.event_day
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_immigrations,
+           COUNT(*) OVER (PARTITION BY e.person_id, e.rule ORDER BY e.event_day
+                          RANGE BETWEEN CURRENT ROW AND {circular_days} FOLLOWING)
+               AS events_within_10_years
+    FROM events_days AS e LEFT JOIN observed AS o ON o.person_id = e.person_id
+    WHERE e.status = 'confirmed'
+),
+per_rule AS (
+    SELECT person_id, rule,
+           COUNT(*) FILTER (WHERE event_type = 'immigration'
+                            AND (born_resident OR earlier_immigrations > 0))
+               AS return_migrations,
+           MAX(events_within_10_years) >= {circular_events} AS circular_migrant
+    FROM events GROUP BY person_id, rule
+),
+temporary AS (
+    SELECT person_id, COUNT(*) AS temporary_stays FROM presence
+    WHERE departure IS NOT NULL AND departure - arrival >= {temporary_min}
+      AND departure - arrival < {tm}
+    GROUP BY person_id
+),
+keys AS (
+    SELECT t.person_id, r.rule FROM temporary AS t CROSS JOIN rules_run AS r
+    UNION SELECT person_id, rule FROM per_rule
+)
+SELECT k.person_id, k.rule,
+       COALESCE(p.return_migrations, 0) AS return_migrations,
+       COALESCE(t.temporary_stays, 0) AS temporary_stays,
+       COALESCE(p.circular_migrant, FALSE) AS circular_migrant
+FROM keys AS k
+LEFT JOIN per_rule AS p ON p.person_id = k.person_id AND p.rule = k.rule
+LEFT JOIN temporary AS t ON t.person_id = k.person_id
+WHERE COALESCE(p.return_migrations, 0) > 0 OR COALESCE(t.temporary_stays, 0) > 0
+   OR COALESCE(p.circular_migrant, FALSE)
+ORDER BY k.rule, k.person_id
+"""
+
+
+def build_patterns(con: Any, tm: int) -> None:
+    """Table ``migration_patterns``: person_id, rule, return_migrations, temporary_stays,
+    circular_migrant."""
+    create_table(con, "patterns", "migration_patterns", render(
+        _PATTERNS, circular_days=CIRCULAR_YEARS * 365 + CIRCULAR_YEARS // 4,
+        circular_events=CIRCULAR_EVENTS, temporary_min=TEMPORARY_MIN_DAYS, tm=tm))
+
+
+def pattern_summary(con: Any, window_start: int, as_of: int, tm: int
+                    ) -> dict[str, Any]:
+    """Counts per rule: return immigrations and temporary stays by year (in the window),
+    circular migrants."""
+    returns = con.sql(f"""
+        WITH e AS (
+            SELECT e.person_id, e.rule, e.event_day, COALESCE(o.resident_at_start, FALSE) AS b,
+                   COUNT(*) FILTER (WHERE e.event_type = 'immigration') OVER (
+                       PARTITION BY e.person_id, e.rule ORDER BY e.event_day
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier,
+                   e.event_type
+            FROM events_days AS e LEFT JOIN observed AS o ON o.person_id = e.person_id
+            WHERE e.status = 'confirmed')
+        SELECT rule, year(DATE '1970-01-01' + CAST(event_day AS INTEGER)) AS year,
+               count(*) FILTER (WHERE b OR earlier > 0) AS return_immigrations,
+               count(*) AS immigrations
+        FROM e WHERE event_type = 'immigration'
+          AND event_day BETWEEN {window_start} AND {as_of}
+        GROUP BY ALL ORDER BY ALL""").df()
+    temporary = con.sql(f"""
+        SELECT year(DATE '1970-01-01' + CAST(arrival AS INTEGER)) AS year,
+               count(*) AS temporary_stays
+        FROM presence WHERE departure IS NOT NULL
+          AND departure - arrival >= {TEMPORARY_MIN_DAYS} AND departure - arrival < {tm}
+          AND arrival BETWEEN {window_start} AND {as_of}
+        GROUP BY ALL ORDER BY ALL""").df()
+    circular = con.sql("""SELECT rule, count(*) AS circular_migrants
+                          FROM migration_patterns WHERE circular_migrant
+                          GROUP BY rule ORDER BY rule""").df()
+    return {"return_immigrations_by_year": returns.to_dict("records"),
+            "temporary_stays_by_year_of_arrival": temporary.to_dict("records"),
+            "circular_migrants": circular.to_dict("records")}
