@@ -23,26 +23,24 @@ TEMPORARY_MIN_DAYS = 90
 CIRCULAR_EVENTS = 3
 CIRCULAR_YEARS = 10
 
-_PATTERNS = """
-WITH events AS (
-    SELECT e.person_id, e.rule, e.event_type, e.event_day,
-           COALESCE(o.resident_at_start, FALSE) AS born_resident,
+_MIGRATIONS = """
+SELECT e.person_id, e.rule, e.event_type, e.event_day,
+       e.event_type = 'immigration' AND (COALESCE(o.resident_at_start, FALSE) OR
            COUNT(*) FILTER (WHERE e.event_type = 'immigration') OVER (
                PARTITION BY e.person_id, e.rule ORDER BY e.event_day
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_immigrations,
-           COUNT(*) OVER (PARTITION BY e.person_id, e.rule ORDER BY e.event_day
-                          RANGE BETWEEN CURRENT ROW AND {circular_days} FOLLOWING)
-               AS events_within_10_years
-    FROM events_days AS e LEFT JOIN observed AS o ON o.person_id = e.person_id
-    WHERE e.status = 'confirmed'
-),
-per_rule AS (
-    SELECT person_id, rule,
-           COUNT(*) FILTER (WHERE event_type = 'immigration'
-                            AND (born_resident OR earlier_immigrations > 0))
-               AS return_migrations,
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) > 0) AS return_migration,
+       COUNT(*) OVER (PARTITION BY e.person_id, e.rule ORDER BY e.event_day
+                      RANGE BETWEEN CURRENT ROW AND {circular_days} FOLLOWING)
+           AS events_within_10_years
+FROM events_days AS e LEFT JOIN observed AS o ON o.person_id = e.person_id
+WHERE e.status = 'confirmed'
+"""
+
+_PATTERNS = """
+WITH per_rule AS (
+    SELECT person_id, rule, COUNT(*) FILTER (WHERE return_migration) AS return_migrations,
            MAX(events_within_10_years) >= {circular_events} AS circular_migrant
-    FROM events GROUP BY person_id, rule
+    FROM confirmed_migrations GROUP BY person_id, rule
 ),
 temporary AS (
     SELECT person_id, COUNT(*) AS temporary_stays FROM presence
@@ -68,11 +66,13 @@ ORDER BY k.rule, k.person_id
 
 
 def build_patterns(con: Any, tm: int) -> None:
-    """Table ``migration_patterns``: person_id, rule, return_migrations, temporary_stays,
-    circular_migrant."""
+    """Tables ``confirmed_migrations`` (each confirmed event, whether it is a return and how
+    many events fall within 10 years from it) and ``migration_patterns``: person_id, rule,
+    return_migrations, temporary_stays, circular_migrant."""
+    create_table(con, "patterns", "confirmed_migrations", render(
+        _MIGRATIONS, circular_days=CIRCULAR_YEARS * 365 + CIRCULAR_YEARS // 4))
     create_table(con, "patterns", "migration_patterns", render(
-        _PATTERNS, circular_days=CIRCULAR_YEARS * 365 + CIRCULAR_YEARS // 4,
-        circular_events=CIRCULAR_EVENTS, temporary_min=TEMPORARY_MIN_DAYS, tm=tm))
+        _PATTERNS, circular_events=CIRCULAR_EVENTS, temporary_min=TEMPORARY_MIN_DAYS, tm=tm))
 
 
 def pattern_summary(con: Any, window_start: int, as_of: int, tm: int
@@ -80,18 +80,10 @@ def pattern_summary(con: Any, window_start: int, as_of: int, tm: int
     """Counts per rule: return immigrations and temporary stays by year (in the window),
     circular migrants."""
     returns = con.sql(f"""
-        WITH e AS (
-            SELECT e.person_id, e.rule, e.event_day, COALESCE(o.resident_at_start, FALSE) AS b,
-                   COUNT(*) FILTER (WHERE e.event_type = 'immigration') OVER (
-                       PARTITION BY e.person_id, e.rule ORDER BY e.event_day
-                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier,
-                   e.event_type
-            FROM events_days AS e LEFT JOIN observed AS o ON o.person_id = e.person_id
-            WHERE e.status = 'confirmed')
         SELECT rule, year(DATE '1970-01-01' + CAST(event_day AS INTEGER)) AS year,
-               count(*) FILTER (WHERE b OR earlier > 0) AS return_immigrations,
+               count(*) FILTER (WHERE return_migration) AS return_immigrations,
                count(*) AS immigrations
-        FROM e WHERE event_type = 'immigration'
+        FROM confirmed_migrations WHERE event_type = 'immigration'
           AND event_day BETWEEN {window_start} AND {as_of}
         GROUP BY ALL ORDER BY ALL""").df()
     temporary = con.sql(f"""
