@@ -71,8 +71,7 @@ def _recoverable(lines: list[np.ndarray], suppressed: np.ndarray) -> np.ndarray:
     index = {c: i for i, c in enumerate(cols)}
     rows = []
     for line in lines:
-        hidden = [c for c in line if suppressed[c]]
-        if not hidden:
+        if not suppressed[line].any():
             continue
         row = np.zeros(len(cols))
         for c in line[:-1]:

@@ -8,20 +8,19 @@ names, dates of birth or keys: only sex, citizenship, country of birth and dates
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from pipelines.sql import from_day_number
 from schemas.errors import ConfigError
 
 SUPPORT_DAYS = 31   # evidence this close to an event date is listed as supporting it
-EPOCH = dt.date(1970, 1, 1)
 
 
 def _date(day: int | None) -> str:
-    return "open" if day is None else (EPOCH + dt.timedelta(days=int(day))).isoformat()
+    return "open" if day is None else from_day_number(int(day)).isoformat()
 
 
 def explain(out: Path, person_id: str) -> str:
