@@ -6,7 +6,9 @@ Evidence, in day numbers (days since 1970-01-01):
   the population and aliens registers, arrivals by border crossing, and the day before a
   departure by border crossing; the day before a death.
 * **breaks** (OUT from that day, nothing bridges them): departures by border crossing,
-  deregistrations for emigration, death.
+  deregistrations for emigration, death. Softer: a foreigner's registration that ended on a
+  day no permit of theirs expired (a reported departure, dated like a deregistration, after
+  which no registration bridges the gap; it does not split a stay that evidence continues).
 * **cover spells** (registered, not necessarily present): population register episodes,
   aliens register stays, residence permits. Population register episodes and open-ended
   foreigners' registrations or permanent permits are *residence registrations*; dated permits
@@ -115,8 +117,22 @@ def evidence_breaks_sql(typed: dict[str, str]) -> str:
                     "SELECT 'population_register' AS source, record_id, "
                     "deregistration_date AS day, deregistration_reason AS kind FROM {src} "
                     "WHERE deregistration_reason IN ('emigration', 'death')"),
+        _source_sql(typed, "aliens_register", _REGISTRATION_END),
     ]
     return _union(parts, "CAST(NULL AS DATE) AS day, CAST(NULL AS VARCHAR) AS kind")
+
+
+# A foreigner's registration ended on a day no permit of theirs expired: an ending the person
+# (or the office) reported, most often a departure. Ends on a permit's expiry say only that the
+# permit was not renewed. Soft evidence: it dates a departure, it never splits a stay.
+_REGISTRATION_END = (
+    "SELECT 'aliens_register' AS source, a.record_id, a.end_date AS day, "
+    "'registration_end' AS kind FROM {src} AS a WHERE a.end_date IS NOT NULL")
+_NOT_AN_EXPIRY = """
+    OR NOT EXISTS (SELECT 1 FROM cover_spell AS s
+                    WHERE s.person_id = pr.person_id AND s.source = 'residence_permits'
+                      AND abs(s.spell_end - {day}) <= {expiry_days})"""
+EXPIRY_DAYS = 3  # a registration ending this close to a permit's expiry ended with the permit
 
 
 def cover_spells_sql(typed: dict[str, str]) -> str:
@@ -147,19 +163,22 @@ def _days(col: str) -> str:
 
 def build_evidence(con: Any, typed: dict[str, str]) -> None:
     """Tables ``evidence_point``, ``evidence_break``, ``cover_spell`` keyed by person_id."""
-    for table, sql, cols in (
-        ("evidence_point", evidence_points_sql(typed), f"{_days('e.day')} AS day, e.source"),
-        ("evidence_break", evidence_breaks_sql(typed), f"{_days('e.day')} AS day, e.kind"),
+    for table, sql, cols, keep in (
         ("cover_spell", cover_spells_sql(typed),
          f"{_days('e.spell_start')} AS spell_start, {_days('e.spell_end')} AS spell_end, "
-         "e.source, e.residence_registration"),
+         "e.source, e.residence_registration", "e.spell_start IS NOT NULL"),
+        ("evidence_point", evidence_points_sql(typed), f"{_days('e.day')} AS day, e.source",
+         "e.day IS NOT NULL"),
+        ("evidence_break", evidence_breaks_sql(typed), f"{_days('e.day')} AS day, e.kind",
+         "e.day IS NOT NULL AND (e.kind <> 'registration_end'"
+         + _NOT_AN_EXPIRY.format(day=_days("e.day"), expiry_days=EXPIRY_DAYS) + ")"),
     ):
         create_table(con, "evidence", table, f"""
             SELECT pr.person_id, {cols}
             FROM ({sql}) AS e
             JOIN person_records AS pr ON pr.record_id = e.record_id
              AND pr.source = regexp_replace(e.source, '_(in|out|from_abroad)$', '')
-            WHERE {'e.day' if table != 'cover_spell' else 'e.spell_start'} IS NOT NULL""")
+            WHERE {keep}""")
 
 
 _REGISTRATION_LAG = """
@@ -179,22 +198,23 @@ REGISTRATION_LAG_MIN_PAIRS = 30
 
 
 _DEREGISTRATION_LAG = """
-WITH pairs AS (   -- each deregistration for emigration with the nearest departure crossing
-    SELECT d.person_id, d.day, arg_min(d.day - c.day, abs(d.day - c.day)) AS lag
+WITH pairs AS (   -- each reported departure with the nearest departure crossing
+    SELECT d.kind, d.person_id, d.day, arg_min(d.day - c.day, abs(d.day - c.day)) AS lag
     FROM evidence_break AS d JOIN evidence_break AS c
       ON c.person_id = d.person_id AND c.kind = 'crossing'
      AND c.day BETWEEN d.day - {max_lag} AND d.day + {max_early}
-    WHERE d.kind = 'emigration'
-    GROUP BY d.person_id, d.day
+    WHERE d.kind IN ('emigration', 'registration_end')
+    GROUP BY d.kind, d.person_id, d.day
 )
-SELECT CAST(round(median(lag)) AS INTEGER) AS lag_days, count(*) AS pairs
-FROM pairs HAVING count(*) >= {min_pairs}
+SELECT kind, CAST(round(median(lag)) AS INTEGER) AS lag_days, count(*) AS pairs
+FROM pairs GROUP BY kind HAVING count(*) >= {min_pairs}
 """
 
 
 def estimate_deregistration_lag(con: Any) -> None:
-    """``deregistration_lag``: how long after leaving emigrants deregister (median), from
-    deregistrations near a recorded departure crossing. An emigration deregistration then
+    """``deregistration_lag``: how long after leaving people report it (median), per kind of
+    report (``emigration``: a deregistration; ``registration_end``: a foreigner's registration
+    ended off a permit expiry), from reports near a recorded departure crossing. A report then
     dates the departure at most that long before it (never before the last evidence)."""
     create_table(con, "deregistration lag", "deregistration_lag", render(
         _DEREGISTRATION_LAG, max_lag=2 * REGISTRATION_LAG_MAX, max_early=60,
@@ -267,9 +287,18 @@ breaks AS (
            min(b.day) FILTER (WHERE b.kind = 'emigration') AS deregistered
     FROM gaps AS g JOIN evidence_break AS b
       ON b.person_id = g.person_id AND b.day > g.day AND b.day <= g.gap_end
+     AND b.kind <> 'registration_end'
     -- a departure followed by another departure proves an unrecorded return in between:
     -- it says nothing about how long the person was away
     WHERE NOT (b.kind = 'crossing' AND g.next_is_departure AND b.day < g.gap_end)
+    GROUP BY g.person_id, g.day
+),
+reported AS (   -- a registration ended (off a permit expiry) in the gap: dates a departure
+    SELECT g.person_id, g.day, min(b.day - l.lag_days) AS departure
+    FROM gaps AS g JOIN evidence_break AS b
+      ON b.person_id = g.person_id AND b.day > g.day AND b.day <= g.gap_end
+     AND b.kind = 'registration_end'
+    JOIN deregistration_lag AS l ON l.kind = b.kind
     GROUP BY g.person_id, g.day
 ),
 covered AS (   -- a registration spans the gap and signs of life were missing not too long:
@@ -281,7 +310,8 @@ covered AS (   -- a registration spans the gap and signs of life were missing no
       ON s.person_id = g.person_id AND s.spell_start <= g.day
      AND COALESCE(s.spell_end, {as_of} + 1) >= g.gap_end
     LEFT JOIN breaks AS b ON b.person_id = g.person_id AND b.day = g.day
-    WHERE g.gap_end - g.day > {unknown_carry}
+    LEFT JOIN reported AS r ON r.person_id = g.person_id AND r.day = g.day
+    WHERE g.gap_end - g.day > {unknown_carry} AND r.person_id IS NULL
       AND GREATEST(LEAST(g.gap_end, {as_of}) - GREATEST(g.day, {sol_start}), 0)
           <= CASE WHEN s.residence_registration AND b.person_id IS NULL THEN g.bridge_limit
                   WHEN s.residence_registration OR b.person_id IS NULL THEN {foreign_limit}
@@ -292,7 +322,9 @@ bridged AS (
         CASE WHEN b.crossed_next_day THEN g.day + 1
              ELSE LEAST(GREATEST(g.day + g.departure_lag,
                                  COALESCE(b.deregistered - (SELECT max(lag_days)
-                                                            FROM deregistration_lag), 0)),
+                                                            FROM deregistration_lag
+                                                            WHERE kind = 'emigration'), 0),
+                                 COALESCE(r.departure, 0)),
                         COALESCE(b.first_break, g.gap_end), g.gap_end) END
             AS departure_if_last,
         CASE WHEN b.hard THEN FALSE
@@ -304,6 +336,7 @@ bridged AS (
     FROM gaps AS g
     LEFT JOIN breaks AS b ON b.person_id = g.person_id AND b.day = g.day
     LEFT JOIN covered AS c ON c.person_id = g.person_id AND c.day = g.day
+    LEFT JOIN reported AS r ON r.person_id = g.person_id AND r.day = g.day
 ),
 numbered AS (
     SELECT *, SUM(CASE WHEN starts THEN 1 ELSE 0 END) OVER (

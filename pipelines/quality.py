@@ -120,10 +120,11 @@ def blocking_analysis(con: Any) -> list[dict[str, Any]]:
 
 def presence_model(con: Any) -> dict[str, Any]:
     """What the presence stage estimated from the data, and whom it could not place."""
-    dereg = _rows(con, "SELECT * FROM deregistration_lag")
     return {
         "registration_lag_days": _rows(con, "SELECT * FROM registration_lag ORDER BY source"),
-        "deregistration_lag_days": dereg[0] if dereg else None,
+        # per kind of report: 'emigration' (deregistration), 'registration_end' (a
+        # foreigner's registration ended off a permit expiry)
+        "deregistration_lag_days": _rows(con, "SELECT * FROM deregistration_lag ORDER BY kind"),
         "persons_with_too_little_evidence": _one(
             con, "SELECT count(*) FROM persons WHERE person_id NOT IN "
                  "(SELECT person_id FROM observed)"),

@@ -170,10 +170,11 @@ def render_report(q: dict[str, Any]) -> str:
         rows = [{"estimate": f"registration lag after arrival, {r['source']}",
                  "value": r["lag_days"], "from pairs": r["pairs"]}
                 for r in model["registration_lag_days"]]
-        if model["deregistration_lag_days"]:
-            d = model["deregistration_lag_days"]
-            rows.append({"estimate": "deregistration lag after departure",
-                         "value": d["lag_days"], "from pairs": d["pairs"]})
+        reports = {"emigration": "deregistration for emigration",
+                   "registration_end": "end of a foreigner's registration (off a permit expiry)"}
+        rows += [{"estimate": f"lag after departure: {reports.get(d['kind'], d['kind'])}",
+                  "value": d["lag_days"], "from pairs": d["pairs"]}
+                 for d in model["deregistration_lag_days"]]
         rows += [{"estimate": "stays in the country", "value": model["stays"]},
                  {"estimate": "persons with evidence on one day only (no events)",
                   "value": model["persons_with_too_little_evidence"]}]
