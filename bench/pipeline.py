@@ -55,6 +55,7 @@ def main() -> None:
         "annual_flow_mean_abs_relative_error":
             evaluation["annual_flows"]["mean_absolute_relative_error"],
         "register_over_coverage_rate": quality["register_coverage"]["over_coverage_rate"],
+        "nowcast_backtest": quality["nowcast_backtest"],
     }
     target = Path(__file__).parent / "results" / f"pipeline_{args.persons}_seed{args.seed}.json"
     target.write_text(json.dumps(figures, indent=1))

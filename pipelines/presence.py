@@ -350,7 +350,8 @@ SELECT n.person_id, n.stay_no, MIN(n.day) AS arrival,
             WHEN BOOL_OR(n.is_tail) AND MAX(d.death_day) IS NOT NULL THEN NULL
             ELSE arg_max(n.departure_if_last, n.day) END AS departure
 FROM numbered AS n
-LEFT JOIN (SELECT person_id, MIN(day) AS death_day FROM evidence_break WHERE kind = 'death'
+LEFT JOIN (SELECT person_id, MIN(day) AS death_day FROM evidence_break
+           WHERE kind = 'death' AND day <= {as_of}
            GROUP BY person_id) AS d ON d.person_id = n.person_id
 GROUP BY n.person_id, n.stay_no
 """
@@ -377,18 +378,21 @@ FROM numbered GROUP BY person_id, residence_registration, period
 COVER_JOIN_DAYS = 31  # registrations this close together (a move, a renewal) are one period
 
 
-def build_presence(con: Any, params: PresenceParameters, as_of: int, sol_start: int) -> None:
-    """Table ``presence`` (person_id, stay_no, arrival, departure) in day numbers."""
+def build_presence(con: Any, params: PresenceParameters, as_of: int, sol_start: int,
+                   table: str = "presence") -> None:
+    """Table ``presence`` (person_id, stay_no, arrival, departure) in day numbers, from the
+    evidence observed up to ``as_of`` (another ``table`` for an earlier as-of date)."""
     create_table(con, "presence", "cover_period", render(
         _COVER_PERIODS, open_end=10**7, join_days=COVER_JOIN_DAYS))
-    create_table(con, "presence", "presence", render(
+    create_table(con, "presence", table, render(
         _PRESENCE, as_of=as_of, sol_start=sol_start, unknown_carry=params.unknown_carry,
         sol_lag=params.sol_lag, sol_lag_max=params.sol_lag_max,
         sol_gap_alpha=params.sol_gap_alpha,
         foreign_limit=params.unknown_carry + params.sol_lag, min_rate_gaps=MIN_RATE_GAPS))
 
 
-def build_observed(con: Any, country: str, as_of: int) -> None:
+def build_observed(con: Any, country: str, as_of: int, presence_table: str = "presence",
+                   table: str = "observed") -> None:
     """Table ``observed``: initial status and end of observation per person.
 
     Only persons with evidence on at least two days, or a registration, are observed: a
@@ -396,15 +400,15 @@ def build_observed(con: Any, country: str, as_of: int) -> None:
     departure. Resident at start: born in the country (country of birth, or a first stay that starts
     within a month of the birth date). Observation ends at the as-of date or at death.
     """
-    create_table(con, "observed", "observed", render("""
+    create_table(con, "observed", table, render("""
         WITH first_stay AS (SELECT person_id, MIN(arrival) AS first_arrival
-                            FROM presence GROUP BY person_id),
+                            FROM {presence_table} GROUP BY person_id),
              enough AS (   -- one record establishes neither a 12-month stay nor a departure
-                SELECT person_id FROM evidence_point GROUP BY person_id
+                SELECT person_id FROM evidence_point WHERE day <= {as_of} GROUP BY person_id
                 HAVING count(DISTINCT day) >= {min_evidence_days}
-                UNION SELECT person_id FROM cover_spell),
+                UNION SELECT person_id FROM cover_spell WHERE spell_start <= {as_of}),
              death AS (SELECT person_id, MIN(day) AS death_day FROM evidence_break
-                       WHERE kind = 'death' GROUP BY person_id)
+                       WHERE kind = 'death' AND day <= {as_of} GROUP BY person_id)
         SELECT p.person_id,
                COALESCE(p.country_of_birth = {country}, FALSE)
                  OR (p.birth_date IS NOT NULL AND f.first_arrival
@@ -416,4 +420,4 @@ def build_observed(con: Any, country: str, as_of: int) -> None:
         JOIN first_stay AS f ON f.person_id = p.person_id
         LEFT JOIN death AS d ON d.person_id = p.person_id
         WHERE p.person_id IN (SELECT person_id FROM enough)""", country=country, as_of=as_of,
-        min_evidence_days=MIN_EVIDENCE_DAYS))
+        presence_table=presence_table, min_evidence_days=MIN_EVIDENCE_DAYS))

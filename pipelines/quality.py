@@ -204,8 +204,25 @@ def event_country_coverage(con: Any) -> list[dict[str, Any]]:
 
 def events_by_year(con: Any) -> list[dict[str, Any]]:
     return _rows(con, """
-        SELECT rule, year(event_date) AS year, event_type, status, count(*) AS count
+        SELECT rule, year(event_date) AS year, event_type, status, count(*) AS count,
+               round(sum(expected_weight), 1) AS expected
         FROM migration_events GROUP BY ALL ORDER BY ALL""")
+
+
+def nowcast_summary(con: Any, as_of: int, tw: int) -> list[dict[str, Any]]:
+    """Events dated in the last ``tw`` days (not all decidable yet): confirmed, provisional,
+    the sum of the provisional ones' probabilities, and the expected count (which also
+    counts the events not yet visible, ``pipelines.nowcast``)."""
+    return _rows(con, f"""
+        SELECT rule, event_type,
+               count(*) FILTER (WHERE status = 'confirmed') AS confirmed,
+               count(*) FILTER (WHERE status = 'provisional') AS provisional,
+               round(sum(confirmation_probability) FILTER (WHERE status = 'provisional'), 1)
+                   AS provisional_expected_to_confirm,
+               round(sum(expected_weight), 1) AS expected
+        FROM migration_events
+        WHERE date_diff('day', DATE '1970-01-01', event_date) > {as_of - tw}
+        GROUP BY ALL ORDER BY ALL""")
 
 
 def dual_system_estimate(con: Any, typed: dict[str, str], census_day: str | None

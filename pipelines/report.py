@@ -153,6 +153,28 @@ def render_report(q: dict[str, Any]) -> str:
                         "<p class='note'>Registrations from abroad and deregistrations for "
                         "emigration, as offices publish them today, beside the confirmed "
                         "events of each rule.</p>" + table(_beside_naive(q, run["rules"])))
+    if q.get("nowcast"):
+        back = q.get("nowcast_backtest") or {}
+        note = ("<p class='note'>Events of the last 16 months are not all decidable yet. A "
+                "provisional event's probability of confirmation comes from cohorts whose "
+                "window is complete (the pipeline run as of earlier dates), by rule, event "
+                "type, days observed so far and group (citizen or not, sex, age group, stay "
+                "purpose). Expected = confirmed + provisional x probability + the share of "
+                "events not yet visible at all (estimated the same way).</p>")
+        back_html = ""
+        if back.get("possible"):
+            mean = back["mean_absolute_relative_error_expected"]
+            back_html = (f"<h3>Backtest</h3><p class='note'>As if the as-of date were "
+                         f"{back['as_of_then']}: expected counts of the events dated in the "
+                         f"{back['period_days']} days before it, against what the later data "
+                         f"confirm (mean |relative error| "
+                         f"{'n/a' if mean is None else f'{mean:.1%}'}; "
+                         f"{back['cohort_events']:,} cohort events).</p>"
+                         + table(back["by_rule_and_type"]))
+        elif back:
+            back_html = f"<p class='note'>No backtest: {html.escape(back['reason'])}.</p>"
+        sections.append("<h2>Nowcast: provisional and expected events</h2>" + note
+                        + table(q["nowcast"]) + back_html)
     patterns = q.get("migration_patterns")
     if patterns:
         sections.append(

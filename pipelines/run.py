@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 
 from linkage.link import link_sources
-from pipelines import patterns, quality, tables
+from pipelines import nowcast, patterns, quality, tables
 from pipelines import presence as presence_stage
 from pipelines.config import RunConfig
 from pipelines.report import render_report
@@ -225,11 +225,15 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
     clock.done("presence", stays=int(con.sql("SELECT count(*) FROM presence").fetchall()[0][0]))
 
     tables.build_events(con, config.rules, config.rule_parameters)
+    sol_day = day_number(sol_start)
+    nowcast.build_nowcast(con, config, typed, country, T, sol_day)
     tables.build_migration_events(con, typed, day_number(window_start), T)
     tables.build_residence_spells(con)
     patterns.build_patterns(con, config.rule_parameters.tm)
     n_events = int(con.sql("SELECT count(*) FROM migration_events").fetchall()[0][0])
     clock.done("events", events=n_events)
+    backtest = nowcast.backtest(con, config, country, T, sol_day)
+    clock.done("nowcast backtest")
 
     tables.build_flows(con, config.min_cell)
     tables.build_stocks(con, window_start.year, T, config.min_cell)
@@ -257,6 +261,8 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
         "dual_system_estimate": quality.dual_system_estimate(con, typed, census_day),
         "mirror": quality.mirror_comparison(con, typed, country),
         "event_country_coverage": quality.event_country_coverage(con),
+        "nowcast": quality.nowcast_summary(con, T, config.rule_parameters.tw),
+        "nowcast_backtest": backtest,
         "migration_patterns": patterns.pattern_summary(con, day_number(window_start), T,
                                                        config.rule_parameters.tm),
         "parameters": _flat_parameters(config),

@@ -77,9 +77,16 @@ def build_migration_events(con: Any, typed: dict[str, str], window_start: int, a
         )
         SELECT e.person_id, e.rule, e.event_type,
                DATE '1970-01-01' + CAST(e.event_day AS INTEGER) AS event_date, e.status,
-               m.country, p.citizenship, p.sex, p.birth_year
+               m.country, p.citizenship, p.sex, p.birth_year,
+               -- pipelines.nowcast: 1 when confirmed; for a provisional event, from cohorts
+               CASE WHEN e.status = 'confirmed' THEN 1.0 ELSE x.probability END
+                   AS confirmation_probability,
+               CASE WHEN x.person_id IS NOT NULL THEN x.expected_weight
+                    WHEN e.status = 'confirmed' THEN 1.0 END AS expected_weight
         FROM in_window AS e
         JOIN persons AS p ON p.person_id = e.person_id
+        LEFT JOIN expected_now AS x ON x.person_id = e.person_id AND x.rule = e.rule
+             AND x.event_type = e.event_type AND x.event_day = e.event_day
         LEFT JOIN country_match AS m ON m.person_id = e.person_id AND m.rule = e.rule
              AND m.event_day = e.event_day AND m.nearest = 1
         ORDER BY e.rule, e.person_id, event_date""",
@@ -99,12 +106,16 @@ def build_flows(con: Any, min_cell: int) -> None:
     create_table(con, "flows", "flows", render(f"""
         WITH cells AS (
             SELECT rule, year(event_date) AS year, event_type, citizenship, sex,
-                   {age} AS age_group, country, status, count(*) AS n
+                   {age} AS age_group, country, status, count(*) AS n,
+                   sum(expected_weight) AS expected
             FROM migration_events GROUP BY ALL
         )
         SELECT rule, year, event_type, citizenship, sex, age_group, country, status,
                CASE WHEN n < {{min_cell}} THEN NULL ELSE n END AS count,
-               n < {{min_cell}} AS suppressed
+               n < {{min_cell}} AS suppressed,
+               -- confirmed + provisional x probability + a share of events not yet visible
+               CASE WHEN n < {{min_cell}} THEN NULL ELSE round(expected, 1) END
+                   AS expected_count
         FROM cells ORDER BY ALL""", min_cell=min_cell))
 
 
