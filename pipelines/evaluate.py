@@ -88,6 +88,9 @@ def evaluate(out: Path, truth: Path, tolerance_days: int = TOLERANCE_DAYS) -> di
     if (out / "migration_patterns.parquet").exists():
         result["patterns"] = _patterns(con, out, truth, window_start, as_of)
     result["annual_flows"] = _annual_flows(con, window_start, as_of)
+    coverage = _register_over_coverage(con, out, truth, as_of)
+    if coverage:
+        result["register_over_coverage"] = coverage
     if (out / "miglink.duckdb").exists():
         result["linkage_errors"] = linkage_errors(con, out / "miglink.duckdb")
     (out / "evaluation.json").write_text(json.dumps(result, indent=1, default=str))
@@ -174,6 +177,39 @@ def linkage_errors(con: Any, database: Path) -> dict[str, Any]:
     }
 
 
+def _register_over_coverage(con: Any, out: Path, truth: Path, as_of: str
+                            ) -> dict[str, Any] | None:
+    """The share of persons the population register holds at the as-of date who were truly
+    not in the country then (emigrated unreported, or dead), beside the run's estimate."""
+    register = truth.parent / "population_register.parquet"
+    quality_path = out / "quality.json"
+    if not register.exists() or not (truth / "presence.parquet").exists() \
+            or not quality_path.exists():
+        return None
+    estimate = (json.loads(quality_path.read_text()).get("register_coverage") or {}).get(
+        "over_coverage_rate")
+    row = con.sql(f"""
+        WITH registered AS (
+            SELECT DISTINCT t.true_person_id FROM '{register}' AS r
+            JOIN truth_record_person AS t
+              ON t.source = 'population_register' AND t.record_id = CAST(r.record_id AS VARCHAR)
+            WHERE r.registration_date <= DATE '{as_of}'
+              AND (r.deregistration_date IS NULL OR r.deregistration_date > DATE '{as_of}')),
+        present AS (
+            SELECT DISTINCT CAST(true_person_id AS VARCHAR) AS true_person_id
+            FROM '{truth / 'presence.parquet'}'
+            WHERE arrival_date <= DATE '{as_of}'
+              AND (departure_date IS NULL OR departure_date > DATE '{as_of}'))
+        SELECT count(*), count(*) FILTER (WHERE true_person_id NOT IN
+                                          (SELECT true_person_id FROM present))
+        FROM registered""").fetchall()[0]
+    true_rate = row[1] / row[0] if row[0] else None
+    return {"registered_persons": row[0], "true_over_coverage_rate": true_rate,
+            "estimated_over_coverage_rate": estimate,
+            "difference_percentage_points": None if estimate is None or true_rate is None
+            else round(100 * (estimate - true_rate), 2)}
+
+
 def _annual_flows(con: Any, window_start: str, as_of: str) -> dict[str, Any]:
     last_complete = dt.date.fromisoformat(as_of) - dt.timedelta(days=487)
     last_year = last_complete.year - 1 if (last_complete.month, last_complete.day) != (12, 31) \
@@ -216,6 +252,12 @@ def format_evaluation(result: dict[str, Any]) -> str:
                      f"{int(e['missed_matches']):,} (model expects "
                      f"{e['expected_missed_matches']:,.0f}); blocking recall "
                      f"{e['blocking_recall']:.4f}")
+    coverage = result.get("register_over_coverage")
+    if coverage and coverage["true_over_coverage_rate"] is not None \
+            and coverage["estimated_over_coverage_rate"] is not None:
+        lines.append(f"register over-coverage: estimated "
+                     f"{coverage['estimated_over_coverage_rate']:.2%}, true "
+                     f"{coverage['true_over_coverage_rate']:.2%}")
     flows = result["annual_flows"]
     for rule, err in flows["mean_absolute_relative_error"].items():
         if err is not None:

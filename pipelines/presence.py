@@ -421,3 +421,19 @@ def build_observed(con: Any, country: str, as_of: int, presence_table: str = "pr
         LEFT JOIN death AS d ON d.person_id = p.person_id
         WHERE p.person_id IN (SELECT person_id FROM enough)""", country=country, as_of=as_of,
         presence_table=presence_table, min_evidence_days=MIN_EVIDENCE_DAYS))
+
+
+def build_initial_status(con: Any, window_start: int) -> None:
+    """Table ``initial_status``: each observed person's first evidence (any point or the start
+    of a registration) and whether it falls inside the window. For those persons the status
+    at the window start is not evidence but the default (non-resident unless born in the
+    country): they are flagged, and counted in the report."""
+    create_table(con, "initial status", "initial_status", render("""
+        WITH first AS (
+            SELECT person_id, min(day) AS day FROM (
+                SELECT person_id, day FROM evidence_point
+                UNION ALL SELECT person_id, spell_start FROM cover_spell) GROUP BY person_id)
+        SELECT o.person_id, DATE '1970-01-01' + CAST(f.day AS INTEGER) AS first_evidence_date,
+               f.day >= {window_start} AS first_seen_in_window
+        FROM observed AS o JOIN first AS f ON f.person_id = o.person_id""",
+        window_start=window_start))

@@ -209,6 +209,25 @@ def events_by_year(con: Any) -> list[dict[str, Any]]:
         FROM migration_events GROUP BY ALL ORDER BY ALL""")
 
 
+def initial_status(con: Any, window_start: int) -> dict[str, Any]:
+    """Status at the window start: residents per rule (from the whole history before it), and
+    persons first seen inside the window, whose status there is the default, not evidence."""
+    residents = _rows(con, f"""
+        SELECT rule, count(DISTINCT person_id) AS residents_at_window_start
+        FROM residence_spells_days
+        WHERE spell_start <= {window_start}
+          AND (spell_end IS NULL OR spell_end > {window_start})
+        GROUP BY rule ORDER BY rule""")
+    first_seen = _rows(con, """
+        SELECT count(*) AS persons_first_seen_in_window,
+               count(*) FILTER (WHERE i.person_id IN (SELECT person_id FROM events_days))
+                   AS of_whom_with_events,
+               count(*) FILTER (WHERE o.resident_at_start) AS of_whom_born_in_the_country
+        FROM initial_status AS i JOIN observed AS o USING (person_id)
+        WHERE i.first_seen_in_window""")[0]
+    return {"residents_at_window_start": residents, **first_seen}
+
+
 def nowcast_summary(con: Any, as_of: int, tw: int) -> list[dict[str, Any]]:
     """Events dated in the last ``tw`` days (not all decidable yet): confirmed, provisional,
     the sum of the provisional ones' probabilities, and the expected count (which also

@@ -175,6 +175,16 @@ def render_report(q: dict[str, Any]) -> str:
             back_html = f"<p class='note'>No backtest: {html.escape(back['reason'])}.</p>"
         sections.append("<h2>Nowcast: provisional and expected events</h2>" + note
                         + table(q["nowcast"]) + back_html)
+    status = q.get("initial_status")
+    if status:
+        sections.append(
+            "<h2>Status at the window start</h2><p class='note'>Residents at the window start "
+            "under each rule, from the whole history before it (registers reach back decades). "
+            "Persons first seen inside the window start as non-residents (residents when born "
+            "in the country) by default, not by evidence; they are flagged in persons.parquet "
+            "(<code>first_seen_in_window</code>).</p>"
+            + table(status["residents_at_window_start"])
+            + table([{k: v for k, v in status.items() if k != "residents_at_window_start"}]))
     patterns = q.get("migration_patterns")
     if patterns:
         sections.append(

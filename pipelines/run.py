@@ -222,6 +222,7 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
     presence_stage.estimate_deregistration_lag(con)
     presence_stage.build_presence(con, config.presence, T, day_number(sol_start))
     presence_stage.build_observed(con, country, T)
+    presence_stage.build_initial_status(con, day_number(window_start))
     clock.done("presence", stays=int(con.sql("SELECT count(*) FROM presence").fetchall()[0][0]))
 
     tables.build_events(con, config.rules, config.rule_parameters)
@@ -261,6 +262,7 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
         "dual_system_estimate": quality.dual_system_estimate(con, typed, census_day),
         "mirror": quality.mirror_comparison(con, typed, country),
         "event_country_coverage": quality.event_country_coverage(con),
+        "initial_status": quality.initial_status(con, day_number(window_start)),
         "nowcast": quality.nowcast_summary(con, T, config.rule_parameters.tw),
         "nowcast_backtest": backtest,
         "migration_patterns": patterns.pattern_summary(con, day_number(window_start), T,
@@ -270,7 +272,10 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
     }
     clock.done("quality")
     for table in OUTPUT_TABLES:
-        con.execute(f"COPY {table} TO '{work / (table + '.parquet')}' (FORMAT parquet)")
+        relation = table if table != "persons" else (
+            "(SELECT p.*, f.first_evidence_date, f.first_seen_in_window FROM persons AS p "
+            "LEFT JOIN initial_status AS f USING (person_id) ORDER BY p.person_id)")
+        con.execute(f"COPY {relation} TO '{work / (table + '.parquet')}' (FORMAT parquet)")
     figures["stages"] = clock.stages
     (work / "quality.json").write_text(json.dumps(figures, indent=1, default=str))
     (work / "report.html").write_text(render_report(figures))

@@ -65,6 +65,18 @@ def test_scores_against_truth_reach_floors(run):
     assert result["persons"]["f1"] >= 0.98
     for rule in ("continuous_12", "12_of_16"):
         assert result["events"][rule]["f1"] >= 0.75, (rule, result["events"][rule])
+    coverage = result["register_over_coverage"]
+    assert abs(coverage["difference_percentage_points"]) <= 2.0, coverage
+
+
+def test_persons_first_seen_in_the_window_are_flagged(run):
+    out = run["out"]
+    window = json.loads((out / "run_config.json").read_text())["window_start"]
+    rows = duckdb.sql(f"""
+        SELECT first_seen_in_window, first_evidence_date >= DATE '{window}', count(*)
+        FROM '{out / 'persons.parquet'}' WHERE first_evidence_date IS NOT NULL
+        GROUP BY ALL""").fetchall()
+    assert {(flag, after) for flag, after, _ in rows} == {(True, True), (False, False)}
 
 
 def test_events_alternate_per_person_and_rule(run):
