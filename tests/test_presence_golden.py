@@ -7,7 +7,11 @@ Days are integers; T = 5000 is the as-of date. A stay is [arrival, departure); N
 present at T.
 """
 
+from itertools import pairwise
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from presence_harness import stays_from_records
 
 T = 5000
@@ -113,3 +117,27 @@ def test_deregistration_without_an_estimated_lag_falls_back_to_the_evidence():
     records = {"population_register": [(0, 3000, "emigration", None)],
                "activity": every(30, 2900, 30)}
     assert stays_from_records(records, T, lags={}) == [(0, 2895)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 4000), min_size=1, max_size=40, unique=True),
+       st.one_of(st.none(), st.tuples(st.integers(0, 2000), st.none() | st.integers(2001, 4500))))
+def test_every_sign_of_life_lies_inside_a_stay_and_more_evidence_never_splits(days, register):
+    """Presence is where the evidence is: each day with evidence is inside a stay; and adding
+    signs of life between existing ones can only join stays, never split them."""
+    records = {"activity": [(d,) for d in days]}
+    if register:
+        records["population_register"] = [(register[0], register[1], None, None)]
+    stays = stays_from_records(records, T)
+    for d in days:
+        assert any(a <= d and (e is None or d < e) for a, e in stays), (d, stays)
+    ordered = sorted(days)
+    filled = sorted(set(ordered) | {(a + b) // 2 for a, b in pairwise(ordered)})
+    more = stays_from_records({**records, "activity": [(d,) for d in filled]}, T)
+
+    def stay_of(d, among):
+        return next(i for i, (a, e) in enumerate(among) if a <= d and (e is None or d < e))
+
+    for a, b in pairwise(ordered):
+        if stay_of(a, stays) == stay_of(b, stays):
+            assert stay_of(a, more) == stay_of(b, more), (a, b, stays, more)

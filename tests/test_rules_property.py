@@ -53,3 +53,38 @@ def test_events_alternate_in_type(person, rule):
     resident = person[2]
     if types:
         assert types[0] == ("emigration" if resident else "immigration")
+
+
+@settings(max_examples=100, deadline=None)
+@given(timelines(), st.sampled_from(["continuous_12", "12_of_16"]))
+def test_a_resident_never_immigrates_without_emigrating_first(person, rule):
+    """Immigration is establishing residence: never for someone resident at that moment."""
+    stays, end, _resident, alive = person
+    events = sql_events({"p": (stays, end, True, alive)}, rule, SMALL)["p"]
+    balance = 0   # +1 after an emigration, -1 after an immigration: never below zero
+    for event_type, _day, _status in events:
+        balance += 1 if event_type == "emigration" else -1
+        assert 0 <= balance <= 1, events
+
+
+@settings(max_examples=150, deadline=None)
+@given(timelines(), st.integers(0, 9), st.integers(1, 120),
+       st.sampled_from(["continuous_12", "12_of_16"]))
+def test_lengthening_a_stay_never_removes_an_immigration(person, which, extra, rule):
+    """A later departure only lengthens presence: an arrival that qualified still does, so a
+    non-resident who immigrated still immigrates (perhaps earlier, or confirmed sooner)."""
+    stays, end, _resident, alive = person
+    if not stays:
+        return
+    i = which % len(stays)
+    arrival, departure = stays[i]
+    if departure is None:
+        return
+    limit = stays[i + 1][0] - 1 if i + 1 < len(stays) else end
+    longer = departure + extra
+    new_departure = None if longer >= end and i + 1 == len(stays) else min(longer, limit)
+    lengthened = [*stays[:i], (arrival, new_departure), *stays[i + 1:]]
+    before = sql_events({"p": (stays, end, False, alive)}, rule, SMALL)["p"]
+    after = sql_events({"p": (lengthened, end, False, alive)}, rule, SMALL)["p"]
+    if any(e[0] == "immigration" for e in before):
+        assert any(e[0] == "immigration" for e in after), (stays, lengthened, before, after)
