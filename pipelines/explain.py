@@ -58,14 +58,16 @@ def _explain(con: Any, person_id: str) -> str:
             ORDER BY spell_start, source""", person_id):
         lines.append(f"  {_date(start)} .. {_date(end)}  {source}")
 
-    lines.append("\nevidence timeline (points: present that day; breaks: gone from that day):")
+    lines.append("\nevidence timeline (points: present that day; breaks: gone from that day; "
+                 "reports: a registration ended, dating a departure before it):")
     timeline = _rows(con, """
         SELECT day, 'point' AS what, source FROM evidence_point WHERE person_id = $1
         UNION ALL
-        SELECT day, 'break', kind FROM evidence_break WHERE person_id = $1
+        SELECT day, CASE WHEN kind = 'registration_end' THEN 'report' ELSE 'break' END, kind
+        FROM evidence_break WHERE person_id = $1
         ORDER BY day, what, source""", person_id)
     for day, what, source in timeline:
-        lines.append(f"  {_date(day)}  {what:<5}  {source}")
+        lines.append(f"  {_date(day)}  {what:<6}  {source}")
 
     lines.append("\nstays (presence model):")
     for arrival, departure in _rows(con, "SELECT arrival, departure FROM presence "
