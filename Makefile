@@ -25,4 +25,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf demo_out .pytest_cache .hypothesis
+	rm -rf demo_out demo_out_data .pytest_cache .hypothesis
