@@ -9,7 +9,10 @@ days) or not. The rate is taken by rule, event type and days observed so far (61
 and adjusted for the group (citizen or foreigner, sex, age group, stay purpose) with
 empirical-Bayes shrinkage toward the band's rate, so small groups borrow strength.
 
-Expected counts = confirmed + the sum of the provisional events' probabilities.
+The same cohorts measure the events not visible at all yet (a departure whose silence is
+still short, an arrival not yet registered): per band, the later-confirmed events that had no
+event then, per event visible then. Expected count = confirmed + the sum of the provisional
+events' probabilities + each recent event's share of those unseen ones.
 
 Backtest: pretend the as-of date is ``T - tw``; estimate the probabilities with cohorts known
 by then only, predict the expected counts of the events dated in the 16 months before it, and

@@ -162,7 +162,8 @@ def _days(col: str) -> str:
 
 
 def build_evidence(con: Any, typed: dict[str, str]) -> None:
-    """Tables ``evidence_point``, ``evidence_break``, ``cover_spell`` keyed by person_id."""
+    """Tables ``evidence_point``, ``evidence_break``, ``cover_spell`` keyed by person_id, and
+    ``cover_period``: a person's overlapping or adjoining registrations of one class merged."""
     for table, sql, cols, keep in (
         ("cover_spell", cover_spells_sql(typed),
          f"{_days('e.spell_start')} AS spell_start, {_days('e.spell_end')} AS spell_end, "
@@ -179,6 +180,8 @@ def build_evidence(con: Any, typed: dict[str, str]) -> None:
             JOIN person_records AS pr ON pr.record_id = e.record_id
              AND pr.source = regexp_replace(e.source, '_(in|out|from_abroad)$', '')
             WHERE {keep}""")
+    create_table(con, "evidence", "cover_period", render(
+        _COVER_PERIODS, open_end=10**7, join_days=COVER_JOIN_DAYS))
 
 
 _REGISTRATION_LAG = """
@@ -382,8 +385,6 @@ def build_presence(con: Any, params: PresenceParameters, as_of: int, sol_start: 
                    table: str = "presence") -> None:
     """Table ``presence`` (person_id, stay_no, arrival, departure) in day numbers, from the
     evidence observed up to ``as_of`` (another ``table`` for an earlier as-of date)."""
-    create_table(con, "presence", "cover_period", render(
-        _COVER_PERIODS, open_end=10**7, join_days=COVER_JOIN_DAYS))
     create_table(con, "presence", table, render(
         _PRESENCE, as_of=as_of, sol_start=sol_start, unknown_carry=params.unknown_carry,
         sol_lag=params.sol_lag, sol_lag_max=params.sol_lag_max,
