@@ -25,6 +25,10 @@ class ClusterResult:
     cluster: np.ndarray  # cluster id (a member's id) for every node id 0..n-1
     accepted: int  # links at or above the threshold
     refused: int  # links refused because they would join two duplicate-free records
+    # the joins in the order they were made: ``merged_into[k]`` absorbed ``merged[k]`` (both
+    # cluster roots at the time); ``join_events`` finds the join that first united two nodes
+    merged_into: np.ndarray
+    merged: np.ndarray
 
 
 def one_to_one_clusters(n_nodes: int, left: np.ndarray, right: np.ndarray,
@@ -53,6 +57,8 @@ def one_to_one_clusters(n_nodes: int, left: np.ndarray, right: np.ndarray,
         return root
 
     refused = 0
+    merged_into: list[int] = []
+    merged: list[int] = []
     for a, b in zip(left[order].tolist(), right[order].tolist(), strict=True):
         ra, rb = find(a), find(b)
         if ra == rb:
@@ -63,7 +69,42 @@ def one_to_one_clusters(n_nodes: int, left: np.ndarray, right: np.ndarray,
         if size_l[ra] < size_l[rb]:
             ra, rb = rb, ra
         parent_l[rb] = ra
+        merged_into.append(ra)
+        merged.append(rb)
         size_l[ra] += size_l[rb]
         bits_l[ra] |= bits_l[rb]
     roots = np.fromiter((find(x) for x in range(n_nodes)), dtype=np.int64, count=n_nodes)
-    return ClusterResult(roots, len(order), refused)
+    return ClusterResult(roots, len(order), refused, np.array(merged_into, dtype=np.int64),
+                         np.array(merged, dtype=np.int64))
+
+
+def join_events(n_nodes: int, result: ClusterResult, left: np.ndarray, right: np.ndarray
+                ) -> np.ndarray:
+    """For every pair (``left[i]``, ``right[i]``), the index of the join that first put its
+    two nodes in one cluster, or -1 if they stayed apart.
+
+    The joins form a tree (each absorbed root hangs under its absorber, stamped with the
+    join's index); two nodes were united by the latest join on their paths up to the node
+    where the paths meet. Union by size keeps the paths short (at most log2 of the cluster
+    size)."""
+    parent = list(range(n_nodes))
+    stamp = [0] * n_nodes
+    for k, (ra, rb) in enumerate(zip(result.merged_into.tolist(), result.merged.tolist(),
+                                     strict=True)):
+        parent[rb], stamp[rb] = ra, k
+    events = np.full(len(left), -1, dtype=np.int64)
+    for i, (u, v) in enumerate(zip(np.asarray(left).tolist(), np.asarray(right).tolist(),
+                                   strict=True)):
+        latest_u: dict[int, int] = {}
+        x, latest = u, -1
+        while True:
+            latest_u[x] = latest
+            if parent[x] == x:
+                break
+            latest, x = max(latest, stamp[x]), parent[x]
+        x, latest = v, -1
+        while x not in latest_u and parent[x] != x:
+            latest, x = max(latest, stamp[x]), parent[x]
+        if x in latest_u:
+            events[i] = max(latest, latest_u[x])
+    return events

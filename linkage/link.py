@@ -28,7 +28,7 @@ from splink import DuckDBAPI, Linker
 from splink.internals.exceptions import EMTrainingException
 
 from linkage import model
-from linkage.cluster import ClusterResult, one_to_one_clusters
+from linkage.cluster import ClusterResult, join_events, one_to_one_clusters
 from linkage.names import has_cyrillic, name_skeleton, standard_name, surname_stem
 from pipelines.sql import create_table, run_stage
 from schemas.contract import SOURCES
@@ -408,15 +408,84 @@ def person_tables(con: Any, settings: LinkageSettings) -> None:
         ),
         odds_sums AS (
             SELECT unique_id, other_source, sum(odds) AS odds_sum FROM candidates GROUP BY ALL
+        ),
+        competing AS (
+            SELECT d.*, coalesce(a.odds_sum - d.odds, 0) + coalesce(b.odds_sum - d.odds, 0)
+                            AS competing_odds
+            FROM decided AS d
+            LEFT JOIN odds_sums AS a
+              ON a.unique_id = d.unique_id_l AND a.other_source = d.source_r
+            LEFT JOIN odds_sums AS b
+              ON b.unique_id = d.unique_id_r AND b.other_source = d.source_l
         )
-        SELECT d.* EXCLUDE (odds),
-               CASE WHEN d.known_two_persons THEN 0.0
-                    WHEN a.odds_sum IS NULL AND b.odds_sum IS NULL THEN d.match_probability
-                    ELSE d.odds / (1 + coalesce(a.odds_sum, d.odds) + coalesce(b.odds_sum, d.odds)
-                                   - d.odds) END AS one_to_one_probability
-        FROM decided AS d
-        LEFT JOIN odds_sums AS a ON a.unique_id = d.unique_id_l AND a.other_source = d.source_r
-        LEFT JOIN odds_sums AS b ON b.unique_id = d.unique_id_r AND b.other_source = d.source_l""")
+        SELECT * EXCLUDE (odds, competing_odds),
+               CASE WHEN known_two_persons THEN 0.0
+                    WHEN competing_odds = 0 THEN match_probability
+                    ELSE odds / (1 + competing_odds + odds) END AS one_to_one_probability,
+               -- the same as a weight in bits: the match weight less the competitors' share
+               CASE WHEN NOT known_two_persons
+                    THEN match_weight - log2(1 + competing_odds) END AS one_to_one_weight
+        FROM competing""")
+
+
+def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[str, ...]
+                    ) -> None:
+    """What the scored pairs say about the persons, for error estimates in persons
+    (METHOD.md section 4): tables ``person_joins`` and ``persons_apart``.
+
+    A person's records are repeated measurements of one identity, not independent evidence,
+    so two groups of records are weighed by the *mean* weight of the scored pairs between
+    them (in bits, after one-to-one competition): the probability that they are one person is
+    ``1 / (1 + 2^-mean)``.
+
+    ``person_joins``: every join the clustering made (two groups of records becoming one
+    person), with the pairs it united and ``false_join_probability``, the probability that
+    the two groups are different persons. ``persons_apart``: every two persons with scored
+    pairs between them, with ``same_person_probability`` (0 when both hold a record of one
+    duplicate-free source, which cannot be one person's).
+    """
+    within = con.sql("""
+        SELECT unique_id_l, unique_id_r, one_to_one_weight FROM pair_decisions
+        WHERE decision <> 'apart' AND NOT known_two_persons""").fetchnumpy()
+    n_nodes = int(con.sql("SELECT coalesce(max(unique_id), 0) + 1 FROM profiles")
+                  .fetchall()[0][0])
+    events = join_events(n_nodes, clustered, within["unique_id_l"], within["unique_id_r"])
+    con.register("joined_pairs_df", pd.DataFrame({
+        "join_event": events, "one_to_one_weight": within["one_to_one_weight"]}))
+    create_table(con, "person evidence", "person_joins", """
+        SELECT CAST(join_event AS BIGINT) AS join_event, count(*) AS scored_pairs,
+               avg(one_to_one_weight) AS mean_weight,
+               1 - 1 / (1 + pow(2, -greatest(avg(one_to_one_weight), -1000)))
+                   AS false_join_probability
+        FROM joined_pairs_df GROUP BY join_event""")
+    con.unregister("joined_pairs_df")
+    free = [f for f in duplicate_free if f in SOURCES]
+    bits = " + ".join(f"(CASE WHEN bool_or(p.source = '{f}') THEN {1 << i} ELSE 0 END)"
+                      for i, f in enumerate(free)) or "0"
+    create_table(con, "person evidence", "persons_apart", f"""
+        WITH free_sources AS (
+            SELECT c.cluster, {bits} AS bits
+            FROM profile_cluster AS c JOIN profiles AS p USING (unique_id) GROUP BY c.cluster
+        ),
+        apart AS (
+            SELECT least(cl.cluster, cr.cluster) AS cluster_a,
+                   greatest(cl.cluster, cr.cluster) AS cluster_b, d.one_to_one_weight,
+                   d.known_two_persons
+            FROM pair_decisions AS d
+            JOIN profile_cluster AS cl ON cl.unique_id = d.unique_id_l
+            JOIN profile_cluster AS cr ON cr.unique_id = d.unique_id_r
+            WHERE d.decision = 'apart'
+        )
+        SELECT a.cluster_a, a.cluster_b, count(*) AS scored_pairs,
+               avg(a.one_to_one_weight) AS mean_weight,
+               CASE WHEN bool_or(a.known_two_persons)
+                         OR any_value(fa.bits) & any_value(fb.bits) <> 0 THEN 0.0
+                    ELSE 1 / (1 + pow(2, -greatest(avg(a.one_to_one_weight), -1000)))
+               END AS same_person_probability
+        FROM apart AS a
+        JOIN free_sources AS fa ON fa.cluster = a.cluster_a
+        JOIN free_sources AS fb ON fb.cluster = a.cluster_b
+        GROUP BY a.cluster_a, a.cluster_b""")
 
 
 def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
@@ -431,8 +500,9 @@ def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
     _, model_json = train_and_score(con, settings)
     scored = int(con.sql("SELECT count(*) FROM scored_pairs").fetchall()[0][0])
     log.info("linkage: %d scored pairs (%.0f s)", scored, time.perf_counter() - started)
-    cluster_profiles(con, settings.threshold, settings.duplicate_free)
+    clustered = cluster_profiles(con, settings.threshold, settings.duplicate_free)
     person_tables(con, settings)
+    person_evidence(con, clustered, settings.duplicate_free)
     if model_path is not None:
         model_path.write_text(json.dumps(model_json, indent=1))
     links = int(con.sql(f"SELECT count(*) FROM scored_pairs WHERE match_probability >= "

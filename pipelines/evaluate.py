@@ -168,13 +168,42 @@ def linkage_errors(con: Any, database: Path) -> dict[str, Any]:
     true_pairs = con.sql("""SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (
         SELECT count(*) AS n FROM profile_truth GROUP BY true_person_id)""").fetchall()[0][0]
     blocked = con.sql("SELECT count(*) FROM decided WHERE same").fetchall()[0][0]
+    persons = _person_errors(con)
     con.execute("DETACH run")
     return {
         **{k: float(v) for k, v in overall.items()},
         "by_source_pair": json.loads(by_pair.to_json(orient="records")),
+        **persons,
         "blocking_recall": blocked / true_pairs if true_pairs else 1.0,
         "true_matching_profile_pairs": int(true_pairs),
     }
+
+
+def _person_errors(con: Any) -> dict[str, float]:
+    """The true counts behind the error estimates in persons: false joins (a person holding
+    records of k true persons needed k - 1 of them) and split persons (pairs of persons with
+    scored pairs between them whose records belong mostly to one true person)."""
+    if not {"person_joins", "persons_apart"} <= {
+            r[0] for r in con.sql("SELECT table_name FROM duckdb_tables() "
+                                  "WHERE database_name = 'run'").fetchall()}:
+        return {}  # a run from before these tables
+    con.execute("""CREATE TABLE cluster_truth AS
+        SELECT c.cluster, mode(t.true_person_id) AS true_person_id,
+               count(DISTINCT t.true_person_id) AS true_persons
+        FROM run.profile_cluster AS c JOIN profile_truth AS t USING (unique_id)
+        GROUP BY c.cluster""")
+    row = con.sql("""SELECT
+        (SELECT sum(true_persons - 1) FROM cluster_truth) AS false_joins,
+        (SELECT round(sum(false_join_probability), 1) FROM run.person_joins)
+            AS expected_false_joins,
+        (SELECT count(*) FROM run.persons_apart AS p
+         JOIN cluster_truth AS a ON a.cluster = p.cluster_a
+         JOIN cluster_truth AS b ON b.cluster = p.cluster_b
+         WHERE a.true_person_id = b.true_person_id) AS split_persons,
+        (SELECT round(sum(same_person_probability), 1) FROM run.persons_apart)
+            AS expected_split_persons""").fetchall()[0]
+    keys = ("false_joins", "expected_false_joins", "split_persons", "expected_split_persons")
+    return {k: float(v or 0) for k, v in zip(keys, row, strict=True)}
 
 
 def _register_over_coverage(con: Any, out: Path, truth: Path, as_of: str
@@ -247,6 +276,11 @@ def format_evaluation(result: dict[str, Any]) -> str:
                      f" true {int(e['actual']):,})")
     if "linkage_errors" in result:
         e = result["linkage_errors"]
+        if "false_joins" in e:
+            lines.append(f"errors in persons: false joins {int(e['false_joins']):,} (model "
+                         f"expects {e['expected_false_joins']:,.0f}), split persons "
+                         f"{int(e['split_persons']):,} (model expects "
+                         f"{e['expected_split_persons']:,.0f})")
         lines.append(f"linkage errors: false matches {int(e['false_matches']):,} (model expects "
                      f"{e['expected_false_matches']:,.0f}), missed matches "
                      f"{int(e['missed_matches']):,} (model expects "

@@ -90,6 +90,10 @@ def linkage_error_estimates(con: Any) -> dict[str, Any]:
     pairs known to be two persons (two records of one duplicate-free source). Pairs joined
     only through other links are neither. Pairs no blocking rule generated are not seen
     (see ``blocking``).
+
+    In persons: ``expected_false_joins`` (of the ``joins`` the clustering made, those that
+    put two people in one person) and ``expected_split_persons`` (of the
+    ``person_pairs_apart`` with scored pairs between them, those that are one person).
     """
     overall = _rows(con, f"SELECT {ERROR_SQL} FROM pair_decisions")[0]
     links = overall["links"] or 0
@@ -99,6 +103,15 @@ def linkage_error_estimates(con: Any) -> dict[str, Any]:
         + overall["expected_missed_matches"]
     overall["expected_false_negative_rate"] = \
         overall["expected_missed_matches"] / expected_true if expected_true > 0 else None
+    # the same in persons (``linkage.link.person_evidence``): joins of two groups of records
+    # that are probably two people, and pairs of persons that are probably one
+    overall.update(_rows(con, """
+        SELECT (SELECT count(*) FROM person_joins) AS joins,
+               (SELECT coalesce(sum(false_join_probability), 0) FROM person_joins)
+                   AS expected_false_joins,
+               (SELECT count(*) FROM persons_apart) AS person_pairs_apart,
+               (SELECT coalesce(sum(same_person_probability), 0) FROM persons_apart)
+                   AS expected_split_persons""")[0])
     overall["errors_by_source_pair"] = _rows(con, f"""
         SELECT least(source_l, source_r) AS source_a, greatest(source_l, source_r) AS source_b,
                {ERROR_SQL}

@@ -124,14 +124,22 @@ def render_report(q: dict[str, Any]) -> str:
             f"<span class='kpi'><b>{_fmt(v)}</b>{html.escape(k)}</span>" for k, v in (
                 ("input records", link["records"]), ("persons", link["persons"]),
                 ("accepted links", link["accepted_links"]),
-                ("expected false matches", link["expected_false_matches"]),
-                ("expected missed matches", link["expected_missed_matches"]))) + "</div>",
+                ("expected false joins (persons)", link.get("expected_false_joins")),
+                ("expected split persons", link.get("expected_split_persons")))) + "</div>",
         "<h2>Sources</h2>" + table([{"source": s, "records": n}
                                     for s, n in q["sources"].items()]),
         "<h2>Linkage</h2><p class='note'>Link rate: share of a source's records (row) whose "
         "person also has a record in the other source (column).</p>"
         + _link_matrix(link["link_rates"])
         + "<h3>By name script</h3>" + table(link["link_rates_by_script"])
+        + "<h3>Expected errors in persons</h3><p class='note'>Model-based. A person's "
+        "records are repeated measurements of one identity, so two groups of records are "
+        "weighed by the mean weight of the scored pairs between them. False joins: of the "
+        "joins the clustering made, those that put two people into one person. Split "
+        "persons: of the pairs of persons with scored pairs between them, those that are "
+        "one person (each adds a person too many).</p>"
+        + table([{k: link.get(k) for k in ("joins", "expected_false_joins",
+                                            "person_pairs_apart", "expected_split_persons")}])
         + "<h3>Expected errors by source pair</h3><p class='note'>Model-based, as fastLink "
         "reports them, in scored pairs of identity profiles: expected false matches = sum of "
         "1-p over the links kept; expected missed matches = sum of p over pairs left in "

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkage.cluster import one_to_one_clusters
+from linkage.cluster import join_events, one_to_one_clusters
 
 CENSUS, SURVEY = 1, 2
 
@@ -42,6 +42,16 @@ def test_ties_are_broken_deterministically():
     first = _clusters(3, links, [0, CENSUS, CENSUS]).cluster
     again = _clusters(3, list(reversed(links)), [0, CENSUS, CENSUS]).cluster
     assert (first == again).all() and first[0] == first[1]
+
+
+def test_join_events_name_the_join_that_first_united_two_records():
+    # joins in descending probability: (0,1) first, then (2,3), then (1,2) unites both pairs
+    links = [(1, 2, 0.991), (0, 1, 0.999), (2, 3, 0.995)]
+    result = _clusters(5, links, [0] * 5)
+    pairs = [(0, 1), (2, 3), (0, 3), (1, 2), (0, 4)]
+    events = join_events(5, result, np.array([a for a, _ in pairs]),
+                         np.array([b for _, b in pairs]))
+    assert events.tolist() == [0, 1, 2, 2, -1]
 
 
 @st.composite
@@ -93,3 +103,26 @@ def test_free_of_constraints_it_equals_connected_components(graph):
     for a in range(n):
         for b in range(n):
             assert (label[a] == label[b]) == (result.cluster[a] == result.cluster[b])
+
+
+@settings(max_examples=100, deadline=None)
+@given(graphs())
+def test_join_events_agree_with_replaying_the_joins(graph):
+    n, links, bits = graph
+    result = _clusters(n, links, bits)
+    left = np.array([a for a in range(n) for b in range(n) if a < b], dtype=np.int64)
+    right = np.array([b for a in range(n) for b in range(n) if a < b], dtype=np.int64)
+    events = join_events(n, result, left, right)
+    # reference: after the first k joins, which nodes are together (by label propagation)
+    label = list(range(n))
+    together_after = []
+    for ra, rb in zip(result.merged_into.tolist(), result.merged.tolist(), strict=True):
+        old, new = label[rb], label[ra]
+        label = [new if x == old else x for x in label]
+        together_after.append(list(label))
+    for a, b, event in zip(left.tolist(), right.tolist(), events.tolist(), strict=True):
+        if result.cluster[a] != result.cluster[b]:
+            assert event == -1
+            continue
+        assert together_after[event][a] == together_after[event][b]
+        assert event == 0 or together_after[event - 1][a] != together_after[event - 1][b]

@@ -67,6 +67,12 @@ def test_scores_against_truth_reach_floors(run):
         assert result["events"][rule]["f1"] >= 0.75, (rule, result["events"][rule])
     coverage = result["register_over_coverage"]
     assert abs(coverage["difference_percentage_points"]) <= 2.0, coverage
+    # the model's count of persons that are one person, without labels, against the truth:
+    # within 20%, or two Poisson standard deviations where the count is small (5 here)
+    errors = result["linkage_errors"]
+    split = errors["split_persons"]
+    assert split > 0
+    assert abs(errors["expected_split_persons"] - split) <= max(0.2 * split, 2 * split ** 0.5)
 
 
 def test_persons_first_seen_in_the_window_are_flagged(run):

@@ -1,0 +1,78 @@
+"""Error estimates in persons (``linkage.link.person_evidence``): hand-worked cases.
+
+Weights are in bits; two groups of records are one person with probability
+``1 / (1 + 2^-mean weight)`` of the scored pairs between them.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pytest
+
+from linkage.cluster import one_to_one_clusters
+from linkage.link import person_evidence
+
+
+def _run(profiles: list[tuple[int, str]], pairs: list[tuple[int, int, float]],
+         threshold_weight: float = 6.0) -> duckdb.DuckDBPyConnection:
+    """Cluster ``profiles`` (unique_id, source) by ``pairs`` (left, right, weight) as the
+    pipeline does (links at or above ``threshold_weight``, census duplicate-free), and build
+    ``pair_decisions`` the way ``linkage.link.person_tables`` does."""
+    con = duckdb.connect()
+    n = max(u for u, _ in profiles) + 1
+    bits = np.zeros(n, dtype=np.int64)
+    for u, source in profiles:
+        bits[u] = 1 if source == "census" else 0
+    left = np.array([a for a, _, _ in pairs])
+    right = np.array([b for _, b, _ in pairs])
+    weight = np.array([w for _, _, w in pairs])
+    linked = weight >= threshold_weight
+    result = one_to_one_clusters(n, left[linked], right[linked],
+                                 1 / (1 + 2.0 ** -weight[linked]), bits)
+    con.execute("CREATE TABLE profiles (unique_id BIGINT, source VARCHAR)")
+    con.executemany("INSERT INTO profiles VALUES (?, ?)", profiles)
+    con.execute("CREATE TABLE profile_cluster (unique_id BIGINT, cluster BIGINT)")
+    con.executemany("INSERT INTO profile_cluster VALUES (?, ?)",
+                    [(u, int(result.cluster[u])) for u, _ in profiles])
+    con.execute("CREATE TABLE pair_decisions (unique_id_l BIGINT, unique_id_r BIGINT, "
+                "decision VARCHAR, known_two_persons BOOLEAN, one_to_one_weight DOUBLE)")
+    source = dict(profiles)
+    rows = []
+    for a, b, w in pairs:
+        apart = result.cluster[a] != result.cluster[b]
+        known = source[a] == source[b] == "census"
+        rows.append((a, b, "apart" if apart else ("link" if w >= threshold_weight
+                                                 else "joined_through_others"),
+                     known, None if known else w))
+    con.executemany("INSERT INTO pair_decisions VALUES (?, ?, ?, ?, ?)", rows)
+    person_evidence(con, result, ("census",))
+    return con
+
+
+def test_two_persons_apart_are_weighed_by_the_mean_weight_between_them():
+    # register 0 and tax records 1, 2 of one person; census 3 apart from them: its pairs
+    # weigh +4 and -2 bits, mean +1, so one person with probability 2/3
+    con = _run([(0, "population_register"), (1, "activity"), (2, "activity"), (3, "census")],
+               [(0, 1, 20.0), (1, 2, 12.0), (0, 3, 4.0), (2, 3, -2.0)])
+    rows = con.sql("SELECT scored_pairs, mean_weight, same_person_probability "
+                   "FROM persons_apart").fetchall()
+    assert rows == [(2, pytest.approx(1.0), pytest.approx(2 / 3))]
+
+
+def test_two_persons_each_with_a_census_record_are_never_one():
+    con = _run([(0, "census"), (1, "activity"), (2, "census"), (3, "activity")],
+               [(0, 1, 20.0), (2, 3, 20.0), (1, 3, 5.0)])
+    assert con.sql("SELECT same_person_probability FROM persons_apart").fetchall() == [(0.0,)]
+
+
+def test_a_join_is_weighed_by_every_pair_it_united():
+    # 0-1 joined first (30 bits); then 2 joins them through 1-2 (10 bits), which also unites
+    # the pair 0-2 (2 bits, below the threshold): mean 6, false with probability 1/65
+    con = _run([(0, "population_register"), (1, "residence_permits"), (2, "activity")],
+               [(0, 1, 30.0), (1, 2, 10.0), (0, 2, 2.0)])
+    rows = con.sql("SELECT scored_pairs, mean_weight, false_join_probability "
+                   "FROM person_joins ORDER BY join_event").fetchall()
+    assert rows[0][:2] == (1, pytest.approx(30.0))
+    assert rows[1] == (2, pytest.approx(6.0), pytest.approx(1 / 65))
+    assert con.sql("SELECT count(*) FROM persons_apart").fetchall() == [(0,)]
