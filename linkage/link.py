@@ -201,6 +201,32 @@ def regularise_m(model_json: dict[str, Any], unseen_m: float = UNSEEN_LEVEL_M
     return model_json
 
 
+def deduct_matches_from_u(model_json: dict[str, Any], floor: float) -> dict[str, Any]:
+    """Take the matches out of u.
+
+    Splink's random sampling counts every random pair as a non-match, but a share lambda of
+    them match (``probability_two_random_records_match``), so a level's u is too high by
+    about ``lambda * m``. That is nothing for most levels, but not for the levels matches
+    reach and non-matches rarely do: at 20,000 persons half the random pairs sharing a birth
+    date were one person, which halved the weight of an exact birth date. Here
+    ``u <- (u - lambda * m) / (1 - lambda)``, at least ``floor`` (below what the sample can
+    resolve), and renormalised.
+    """
+    prior = model_json["probability_two_random_records_match"]
+    for comparison in model_json["comparisons"]:
+        levels = [lv for lv in comparison["comparison_levels"]
+                  if not lv.get("is_null_level") and lv.get("u_probability") is not None]
+        if not levels:
+            continue
+        for level in levels:
+            level["u_probability"] = max(
+                (level["u_probability"] - prior * level["m_probability"]) / (1 - prior), floor)
+        total = sum(level["u_probability"] for level in levels)
+        for level in levels:
+            level["u_probability"] /= total
+    return model_json
+
+
 def train_and_score(con: Any, settings: LinkageSettings) -> tuple[str, dict[str, Any]]:
     """Fit the model on the profiles without labels and score blocked pairs."""
     available = {r[0] for r in con.sql(
@@ -262,8 +288,9 @@ def _train(con: Any, linker: Linker, settings: LinkageSettings, non_null: set[st
             # too few or degenerate pairs (e.g. one duplicate-free source): the other
             # sessions still train, and regularise_m fills what none could estimate
             log.warning("linkage: an EM session was skipped: %s", str(error).split(".")[0])
-    return regularise_m(linker.misc.save_model_to_json(out_path=None, overwrite=True),
-                        unseen_m=min(UNSEEN_LEVEL_M, 1 / max(n_profiles, 1)))
+    trained = regularise_m(linker.misc.save_model_to_json(out_path=None, overwrite=True),
+                           unseen_m=min(UNSEEN_LEVEL_M, 1 / max(n_profiles, 1)))
+    return deduct_matches_from_u(trained, floor=0.5 / settings.u_max_pairs)
 
 
 def block_keys(con: Any, rules: list[tuple[str, ...]], max_block: int) -> None:
