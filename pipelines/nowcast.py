@@ -38,8 +38,9 @@ MATCH_DAYS = 62       # an event confirmed later may be dated a little different
 def events_as_of(con: Any, config: RunConfig, country: str, as_of: int, sol_start: int,
                  name: str) -> str:
     """Table ``events_<name>``: every rule's events as the data up to ``as_of`` show them."""
+    presence_stage.build_cover_periods(con, known_by=as_of, table=f"cover_period_{name}")
     presence_stage.build_presence(con, config.presence, as_of, sol_start,
-                                  table=f"presence_{name}")
+                                  table=f"presence_{name}", cover_table=f"cover_period_{name}")
     presence_stage.build_observed(con, country, as_of, presence_table=f"presence_{name}",
                                   table=f"observed_{name}")
     create_table(con, "nowcast", f"events_{name}", all_rules_events_sql(

@@ -180,8 +180,19 @@ def build_evidence(con: Any, typed: dict[str, str]) -> None:
             JOIN person_records AS pr ON pr.record_id = e.record_id
              AND pr.source = regexp_replace(e.source, '_(in|out|from_abroad)$', '')
             WHERE {keep}""")
-    create_table(con, "evidence", "cover_period", render(
-        _COVER_PERIODS, open_end=10**7, join_days=COVER_JOIN_DAYS))
+    build_cover_periods(con)
+
+
+OPEN_END = 10**7  # a day number beyond any date
+
+
+def build_cover_periods(con: Any, known_by: int = OPEN_END, table: str = "cover_period"
+                        ) -> None:
+    """Table ``cover_period``: a person's overlapping or adjoining registrations of one class
+    merged, from the registrations that started by ``known_by`` (for an earlier as-of date:
+    a renewal made later must not extend a registration that had ended)."""
+    create_table(con, "evidence", table, render(
+        _COVER_PERIODS, open_end=OPEN_END, join_days=COVER_JOIN_DAYS, known_by=known_by))
 
 
 _REGISTRATION_LAG = """
@@ -260,7 +271,8 @@ ordered AS (
 ),
 sign_of_life_gap AS (
     SELECT person_id, day - LAG(day) OVER (PARTITION BY person_id ORDER BY day) AS gap
-    FROM (SELECT DISTINCT person_id, day FROM evidence_point WHERE source = 'activity') AS a
+    FROM (SELECT DISTINCT person_id, day FROM evidence_point
+          WHERE source = 'activity' AND day <= {as_of}) AS a
 ),
 sign_of_life_rate AS (   -- each person's own rate of signs of life, per day: from the median
     SELECT person_id,     -- gap (ln 2 / median for random arrivals), robust to long absences
@@ -309,7 +321,7 @@ covered AS (   -- a registration spans the gap and signs of life were missing no
                -- registration or permit (often outlasting the stay), or a residence
                -- registration after a recorded departure, up to the fixed one
     SELECT DISTINCT g.person_id, g.day
-    FROM gaps AS g JOIN cover_period AS s
+    FROM gaps AS g JOIN {cover_table} AS s
       ON s.person_id = g.person_id AND s.spell_start <= g.day
      AND COALESCE(s.spell_end, {as_of} + 1) >= g.gap_end
     LEFT JOIN breaks AS b ON b.person_id = g.person_id AND b.day = g.day
@@ -366,7 +378,7 @@ WITH ordered AS (
            MAX(COALESCE(spell_end, {open_end})) OVER (
                PARTITION BY person_id, residence_registration ORDER BY spell_start, spell_end
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
-    FROM cover_spell
+    FROM cover_spell WHERE spell_start <= {known_by}
 ),
 numbered AS (
     SELECT *, SUM(CASE WHEN reach IS NULL OR spell_start > reach + {join_days} THEN 1 ELSE 0 END)
@@ -382,11 +394,13 @@ COVER_JOIN_DAYS = 31  # registrations this close together (a move, a renewal) ar
 
 
 def build_presence(con: Any, params: PresenceParameters, as_of: int, sol_start: int,
-                   table: str = "presence") -> None:
+                   table: str = "presence", cover_table: str = "cover_period") -> None:
     """Table ``presence`` (person_id, stay_no, arrival, departure) in day numbers, from the
-    evidence observed up to ``as_of`` (another ``table`` for an earlier as-of date)."""
+    evidence observed up to ``as_of`` (another ``table`` for an earlier as-of date, with the
+    registrations known then in ``cover_table``)."""
     create_table(con, "presence", table, render(
-        _PRESENCE, as_of=as_of, sol_start=sol_start, unknown_carry=params.unknown_carry,
+        _PRESENCE, as_of=as_of, sol_start=sol_start, cover_table=cover_table,
+        unknown_carry=params.unknown_carry,
         sol_lag=params.sol_lag, sol_lag_max=params.sol_lag_max,
         sol_gap_alpha=params.sol_gap_alpha,
         foreign_limit=params.unknown_carry + params.sol_lag, min_rate_gaps=MIN_RATE_GAPS))
