@@ -13,6 +13,7 @@ rules = ["continuous_12", "12_of_16"]
 tm = 365
 tw = 487
 gap_max = 90
+instant_return = false     # migrbc: no migration within 2 * (tw - tm) days of the last one
 
 [presence]                 # METHOD.md §2
 unknown_carry = 92

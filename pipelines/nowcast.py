@@ -25,7 +25,7 @@ from typing import Any
 
 from pipelines import presence as presence_stage
 from pipelines.config import RunConfig
-from pipelines.rules import all_rules_events_sql
+from pipelines.rules import create_events
 from pipelines.sql import create_table, from_day_number, render
 
 COHORTS = 4           # earlier as-of dates whose provisional events teach the probabilities
@@ -43,9 +43,8 @@ def events_as_of(con: Any, config: RunConfig, country: str, as_of: int, sol_star
                                   table=f"presence_{name}", cover_table=f"cover_period_{name}")
     presence_stage.build_observed(con, country, as_of, presence_table=f"presence_{name}",
                                   table=f"observed_{name}")
-    create_table(con, "nowcast", f"events_{name}", all_rules_events_sql(
-        config.rules, config.rule_parameters, presence_table=f"presence_{name}",
-        observed_table=f"observed_{name}"))
+    create_events(con, f"events_{name}", config.rules, config.rule_parameters,
+                  presence_table=f"presence_{name}", observed_table=f"observed_{name}")
     return f"events_{name}"
 
 

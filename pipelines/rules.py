@@ -20,9 +20,9 @@ already in the direction of the initial status. No loop per person, no recursion
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from pipelines.sql import render
+from pipelines.sql import create_table, identifier, render, run_stage
 
 Rule = Literal["continuous_12", "12_of_16"]
 RULES: tuple[Rule, ...] = ("continuous_12", "12_of_16")
@@ -35,6 +35,8 @@ class RuleParameters:
     tm: int = 365
     tw: int = 487
     gap_max: int = 90
+    # Stats NZ / migrbc: a return within ts = 2 * tn days of a migration cannot itself be one
+    instant_return: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.tm < self.tw:
@@ -45,6 +47,14 @@ class RuleParameters:
     @property
     def tn(self) -> int:
         return self.tw - self.tm
+
+    @property
+    def ts(self) -> int:
+        """migrbc's threshold for the instant non-migration of a return: ``2 * tn``. With
+        complete windows a return that soon after a migration can never qualify anyway (its
+        own window holds at most ``tn + (t - migration)`` days in its new state); the rule
+        binds where windows are incomplete, after provisional events."""
+        return 2 * self.tn
 
 
 _STAYS = """
@@ -138,7 +148,7 @@ candidates AS (
 _WALK = """
 qualifying AS (
     SELECT *, LAG(event_type) OVER (PARTITION BY person_id ORDER BY day) AS previous_type
-    FROM candidates WHERE status IS NOT NULL
+    FROM candidates AS c WHERE status IS NOT NULL{veto}
 )
 SELECT person_id, {rule} AS rule, event_type, day AS event_day, status
 FROM qualifying
@@ -153,20 +163,28 @@ def migration_events_sql(
     presence_table: str = "presence",
     observed_table: str = "observed",
     dialect: str = "duckdb",
+    vetoed_table: str | None = None,
 ) -> str:
-    """SELECT of one rule's events: person_id, rule, event_type, event_day, status."""
+    """SELECT of one rule's events: person_id, rule, event_type, event_day, status.
+
+    ``vetoed_table`` (person_id, rule, event_type, event_day) lists crossings that cannot be
+    migrations (``create_events`` fills it for the instant rule)."""
     if rule == "continuous_12":
         body = _CONTINUOUS_CANDIDATES
     elif rule == "12_of_16":
         body = _TWELVE_OF_SIXTEEN_CANDIDATES
     else:
         raise ValueError(f"unknown rule={rule!r}; expected one of {RULES}")
-    template = "WITH " + _STAYS + "," + body + "," + _WALK
+    veto = "" if vetoed_table is None else (
+        "\n      AND NOT EXISTS (SELECT 1 FROM {vetoed_table} AS v WHERE v.person_id = "
+        "c.person_id AND v.rule = {rule} AND v.event_type = c.event_type AND v.event_day = c.day)")
+    template = "WITH " + _STAYS + "," + body + "," + _WALK.replace("{veto}", veto)
     return render(
         template,
         dialect=dialect,
         presence_table=presence_table,
         observed_table=observed_table,
+        **({} if vetoed_table is None else {"vetoed_table": vetoed_table}),
         rule=rule,
         tm=params.tm,
         tw=params.tw,
@@ -180,12 +198,52 @@ def all_rules_events_sql(
     params: RuleParameters,
     presence_table: str = "presence",
     observed_table: str = "observed",
+    vetoed_table: str | None = None,
 ) -> str:
     """UNION ALL of the events of several rules."""
     parts = [
-        migration_events_sql(r, params, presence_table, observed_table) for r in rules
+        migration_events_sql(r, params, presence_table, observed_table,
+                             vetoed_table=vetoed_table) for r in rules
     ]
     return "\nUNION ALL\n".join(f"SELECT * FROM ({p})" for p in parts)
+
+
+_FIRST_TOO_SOON = """
+SELECT person_id, rule, event_type, event_day FROM (
+    SELECT *, row_number() OVER (PARTITION BY person_id, rule ORDER BY event_day) AS k
+    FROM (SELECT *, event_day - LAG(event_day) OVER (PARTITION BY person_id, rule
+                                                      ORDER BY event_day) AS since_previous
+          FROM {events_table}) AS e
+    WHERE since_previous < {ts}
+) AS f WHERE k = 1
+"""
+
+
+def create_events(con: Any, table: str, rules: tuple[Rule, ...], params: RuleParameters,
+                  presence_table: str = "presence", observed_table: str = "observed") -> None:
+    """Table ``table``: every rule's events.
+
+    With ``params.instant_return`` (migrbc): a crossing less than ``ts`` days after the
+    person's previous migration is vetoed, and the walk is run again, since the veto changes
+    which crossings follow. Each pass vetoes each person's first such crossing, so the passes
+    end; in practice one or two. Vetoed crossings are kept in ``<table>_vetoed``.
+    """
+    if not params.instant_return:
+        create_table(con, "rules", table, all_rules_events_sql(
+            rules, params, presence_table, observed_table))
+        return
+    vetoed = f"{table}_vetoed"
+    create_table(con, "rules", vetoed, "SELECT CAST(NULL AS VARCHAR) AS person_id, "
+                 "CAST(NULL AS VARCHAR) AS rule, CAST(NULL AS VARCHAR) AS event_type, "
+                 "CAST(NULL AS INTEGER) AS event_day WHERE FALSE")
+    count = f"SELECT count(*) FROM {identifier(vetoed)}"
+    before = -1
+    while con.sql(count).fetchall()[0][0] != before:
+        before = con.sql(count).fetchall()[0][0]
+        create_table(con, "rules", table, all_rules_events_sql(
+            rules, params, presence_table, observed_table, vetoed_table=vetoed))
+        run_stage(con, "rules", f"INSERT INTO {identifier(vetoed)} " + render(
+            _FIRST_TOO_SOON, events_table=table, ts=params.ts))
 
 
 _SPELLS = """

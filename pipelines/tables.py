@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.disclosure import protect
-from pipelines.rules import Rule, RuleParameters, all_rules_events_sql, residence_spells_sql
+from pipelines.rules import Rule, RuleParameters, create_events, residence_spells_sql
 from pipelines.sql import create_table, render
 
 AGE_GROUP = """CASE WHEN {age} IS NULL OR {age} < 0 THEN NULL
@@ -34,7 +34,7 @@ def build_events(con: Any, rules: tuple[Rule, ...], params: RuleParameters) -> N
     """``events_days``: every event of every rule over the whole history (day numbers)."""
     create_table(con, "rules", "rules_run",
                  " UNION ALL ".join(f"SELECT '{r}' AS rule" for r in rules))
-    create_table(con, "rules", "events_days", all_rules_events_sql(rules, params))
+    create_events(con, "events_days", rules, params)
 
 
 _COUNTRY_EVIDENCE = """

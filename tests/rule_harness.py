@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from pipelines.rules import RuleParameters, migration_events_sql
+from pipelines.rules import RuleParameters, create_events
 
 
 def sql_events(people: dict, rule: str, params: RuleParameters | None = None) -> dict:
@@ -26,9 +26,9 @@ def sql_events(people: dict, rule: str, params: RuleParameters | None = None) ->
     if stay_rows:
         con.executemany("INSERT INTO presence VALUES (?, ?, ?)", stay_rows)
     con.executemany("INSERT INTO observed VALUES (?, ?, ?, ?)", person_rows)
+    create_events(con, "events", (rule,), params)
     rows = con.sql(
-        f"SELECT person_id, event_type, event_day, status FROM ({migration_events_sql(rule, params)})"
-        " ORDER BY person_id, event_day"
+        "SELECT person_id, event_type, event_day, status FROM events ORDER BY person_id, event_day"
     ).fetchall()
     out: dict = {pid: [] for pid in people}
     for pid, event_type, day, status in rows:

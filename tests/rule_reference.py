@@ -33,8 +33,11 @@ def continuous_run(state, t, gap_max):
 
 
 def reference_events(stays, end, resident_at_start, alive=True, rule="continuous_12",
-                     tm=365, tw=487, gap_max=90):
-    """[(event_type, day, status)] for one person, walking the rule text literally."""
+                     tm=365, tw=487, gap_max=90, ts=None):
+    """[(event_type, day, status)] for one person, walking the rule text literally.
+
+    ``ts``: migrbc's instant rule, a crossing less than ``ts`` days after the previous
+    migration is not a migration."""
     state = day_states(stays, end)
     resident = resident_at_start
     events = []
@@ -65,6 +68,8 @@ def reference_events(stays, end, resident_at_start, alive=True, rule="continuous
                 status = "provisional"
             else:
                 status = None
+        if status and ts is not None and events and t - events[-1][1] < ts:
+            status = None
         if status:
             events.append(("immigration" if arriving else "emigration", t, status))
             resident = not resident

@@ -7,6 +7,8 @@ import pytest
 from rule_harness import sql_events
 from rule_reference import reference_events
 
+from pipelines.rules import RuleParameters
+
 T = 5000
 IMM, EMI = "immigration", "emigration"
 C, P = "confirmed", "provisional"
@@ -72,3 +74,27 @@ def test_golden_timeline(name, rule_index, rule):
 
 def test_golden_timelines_are_many():
     assert len(GOLDEN) >= 12
+
+
+# migrbc's instant rule (``instant_return``): a crossing less than ts = 2 * tn = 244 days after
+# a migration is not one. Name: (stays, events without the rule, events with it), both rules.
+INSTANT = {
+    "provisional immigration, departure 200 days later: the departure is vetoed": (
+        [(4750, 4950)], [(IMM, 4750, P), (EMI, 4950, P)], [(IMM, 4750, P)]),
+    "departure 250 days after a provisional immigration stands": (
+        [(4700, 4950)], [(IMM, 4700, P), (EMI, 4950, P)], [(IMM, 4700, P), (EMI, 4950, P)]),
+    "confirmed migrations are never that close: nothing changes": (
+        [(0, 1000), (1500, 2500)], [(EMI, 1000, C), (IMM, 1500, C), (EMI, 2500, C)],
+        [(EMI, 1000, C), (IMM, 1500, C), (EMI, 2500, C)]),
+}
+
+
+@pytest.mark.parametrize("rule", ["continuous_12", "12_of_16"])
+@pytest.mark.parametrize("name", list(INSTANT))
+def test_instant_rule(name, rule):
+    stays, without, with_rule = INSTANT[name]
+    resident = stays[0][0] == 0
+    person = {"p": (stays, T, resident, True)}
+    assert sql_events(person, rule)["p"] == without
+    assert sql_events(person, rule, RuleParameters(instant_return=True))["p"] == with_rule
+    assert reference_events(stays, T, resident, True, rule, ts=RuleParameters().ts) == with_rule

@@ -44,6 +44,18 @@ def test_sql_rules_equal_reference(people, rule):
         assert got[pid] == expected, (pid, stays, end, resident, alive)
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(timelines(), min_size=1, max_size=8), st.sampled_from(["continuous_12", "12_of_16"]))
+def test_sql_instant_rule_equals_reference(people, rule):
+    params = RuleParameters(tm=SMALL.tm, tw=SMALL.tw, gap_max=SMALL.gap_max, instant_return=True)
+    by_id = {f"p{i}": person for i, person in enumerate(people)}
+    got = sql_events(by_id, rule, params)
+    for pid, (stays, end, resident, alive) in by_id.items():
+        expected = reference_events(stays, end, resident, alive, rule, tm=params.tm,
+                                    tw=params.tw, gap_max=params.gap_max, ts=params.ts)
+        assert got[pid] == expected, (pid, stays, end, resident, alive)
+
+
 @settings(max_examples=100, deadline=None)
 @given(timelines(), st.sampled_from(["continuous_12", "12_of_16"]))
 def test_events_alternate_in_type(person, rule):
