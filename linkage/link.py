@@ -336,13 +336,23 @@ def block_keys(con: Any, rules: list[tuple[str, ...]], max_block: int) -> None:
         JOIN ({' UNION ALL '.join(sizes)}) AS s USING (blocking_rule)""")
 
 
+def _free_source_bit_sql(duplicate_free: tuple[str, ...]) -> str:
+    """A profile's bit for its source if that source is duplicate-free (SQL on ``source``)."""
+    free = [s for s in duplicate_free if s in SOURCES]
+    return " + ".join(f"(CASE WHEN source = '{s}' THEN {1 << i} ELSE 0 END)"
+                      for i, s in enumerate(free)) or "0"
+
+
+def _probability_of_weight(weight_sql: str) -> str:
+    """SQL: the probability of a match weight in bits (clamped where 2^-w would overflow)."""
+    return f"1 / (1 + pow(2, -greatest({weight_sql}, -1000)))"
+
+
 def cluster_profiles(con: Any, threshold: float, duplicate_free: tuple[str, ...] = ()
                      ) -> ClusterResult:
     """Table ``profile_cluster``: each profile's person, by ``linkage.cluster`` (accepted
     links in descending probability, none joining two records of a duplicate-free source)."""
-    free = [s for s in duplicate_free if s in SOURCES]
-    bit_sql = " + ".join(f"(CASE WHEN source = '{s}' THEN {1 << i} ELSE 0 END)"
-                         for i, s in enumerate(free)) or "0"
+    bit_sql = _free_source_bit_sql(duplicate_free)
     n_nodes = int(con.sql("SELECT coalesce(max(unique_id), 0) + 1 FROM profiles")
                   .fetchall()[0][0])
     source_bits = np.zeros(n_nodes, dtype=np.int64)
@@ -479,20 +489,19 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
     events = join_events(n_nodes, clustered, within["unique_id_l"], within["unique_id_r"])
     con.register("joined_pairs_df", pd.DataFrame({
         "join_event": events, "one_to_one_weight": within["one_to_one_weight"]}))
-    create_table(con, "person evidence", "person_joins", """
+    create_table(con, "person evidence", "person_joins", f"""
         SELECT CAST(join_event AS BIGINT) AS join_event, count(*) AS scored_pairs,
                avg(one_to_one_weight) AS mean_weight,
-               1 - 1 / (1 + pow(2, -greatest(avg(one_to_one_weight), -1000)))
-                   AS false_join_probability
+               1 - {_probability_of_weight("avg(one_to_one_weight)")} AS false_join_probability
         FROM joined_pairs_df GROUP BY join_event""")
     con.unregister("joined_pairs_df")
-    free = [f for f in duplicate_free if f in SOURCES]
-    bits = " + ".join(f"(CASE WHEN bool_or(p.source = '{f}') THEN {1 << i} ELSE 0 END)"
-                      for i, f in enumerate(free)) or "0"
     create_table(con, "person evidence", "persons_apart", f"""
         WITH free_sources AS (
-            SELECT c.cluster, {bits} AS bits
-            FROM profile_cluster AS c JOIN profiles AS p USING (unique_id) GROUP BY c.cluster
+            SELECT c.cluster, bit_or(p.bits) AS bits
+            FROM profile_cluster AS c
+            JOIN (SELECT unique_id, {_free_source_bit_sql(duplicate_free)} AS bits
+                  FROM profiles) AS p USING (unique_id)
+            GROUP BY c.cluster
         ),
         apart AS (
             SELECT least(cl.cluster, cr.cluster) AS cluster_a,
@@ -507,7 +516,7 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
                avg(a.one_to_one_weight) AS mean_weight,
                CASE WHEN bool_or(a.known_two_persons)
                          OR any_value(fa.bits) & any_value(fb.bits) <> 0 THEN 0.0
-                    ELSE 1 / (1 + pow(2, -greatest(avg(a.one_to_one_weight), -1000)))
+                    ELSE {_probability_of_weight("avg(a.one_to_one_weight)")}
                END AS same_person_probability
         FROM apart AS a
         JOIN free_sources AS fa ON fa.cluster = a.cluster_a
