@@ -236,14 +236,16 @@ def create_events(con: Any, table: str, rules: tuple[Rule, ...], params: RulePar
     create_table(con, "rules", vetoed, "SELECT CAST(NULL AS VARCHAR) AS person_id, "
                  "CAST(NULL AS VARCHAR) AS rule, CAST(NULL AS VARCHAR) AS event_type, "
                  "CAST(NULL AS INTEGER) AS event_day WHERE FALSE")
-    count = f"SELECT count(*) FROM {identifier(vetoed)}"
-    before = -1
-    while con.sql(count).fetchall()[0][0] != before:
-        before = con.sql(count).fetchall()[0][0]
+    vetoed_so_far = 0
+    while True:
         create_table(con, "rules", table, all_rules_events_sql(
             rules, params, presence_table, observed_table, vetoed_table=vetoed))
         run_stage(con, "rules", f"INSERT INTO {identifier(vetoed)} " + render(
             _FIRST_TOO_SOON, events_table=table, ts=params.ts))
+        n_vetoed = con.sql(f"SELECT count(*) FROM {identifier(vetoed)}").fetchall()[0][0]
+        if n_vetoed == vetoed_so_far:  # nothing new: the events stand
+            return
+        vetoed_so_far = n_vetoed
 
 
 _SPELLS = """
