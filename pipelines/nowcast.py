@@ -130,9 +130,10 @@ def build_cohorts(con: Any, config: RunConfig, country: str, reference: str, ref
         "SELECT rule, event_type, band, sum(unseen) / nullif(sum(visible), 0) AS uplift "
         f"FROM ({' UNION ALL '.join(unseen_parts)}) GROUP BY ALL") if unseen_parts else
         "SELECT NULL AS rule, NULL AS event_type, NULL AS band, NULL AS uplift WHERE FALSE")
-    for k in range(COHORTS):
-        for prefix in ("presence", "observed", "events"):
-            con.execute(f"DROP TABLE IF EXISTS {prefix}_{name}_{k}")
+    for k in range(COHORTS):   # the earlier as-of dates' working tables
+        for table in (f"presence_{name}_{k}", f"observed_{name}_{k}", f"events_{name}_{k}",
+                      f"events_{name}_{k}_vetoed", f"cover_period_{name}_{k}"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
     return f"cohorts_{name}", f"unseen_{name}"
 
 
