@@ -24,6 +24,20 @@ whose own signs of life are sparse gets a proportionally longer limit, see
 A stay ``[first point, last point + 1)``; departure null when it lasts to the end.
 Late deregistration therefore never delays an emigration: the departure is the day after the
 last evidence of presence, and the deregistration only stops the register from bridging.
+
+A stay ending without a crossing ends half a sign-of-life gap after the last evidence, or on
+a reported departure (a deregistration or a foreigner's registration ended) dated back by its
+reporting lag. Crossings recorded on one side only prove a crossing on the other:
+
+* an **arrival after a long silence** (a crossing in, a registration from abroad or a first
+  permit) proves a departure in the silence, not before the person's registrations ended;
+* a **departure crossing followed by a long silence** and then evidence that is no arrival
+  proves a return in it, not before the registration the person came back to began.
+
+The unrecorded crossing is dated at the posterior median of the time abroad: the prior is
+the lengths of the recorded round trips (``absence_length``, apart for returns followed by
+a registration from abroad), the likelihood the chance of the person's own signs of life
+falling silent for the rest of the silence (``exp(-rate * days present)``).
 """
 
 from __future__ import annotations
@@ -195,13 +209,26 @@ def build_cover_periods(con: Any, known_by: int = OPEN_END, table: str = "cover_
         _COVER_PERIODS, open_end=OPEN_END, join_days=COVER_JOIN_DAYS, known_by=known_by))
 
 
-_REGISTRATION_LAG = """
-WITH pairs AS (   -- each registration from abroad with the nearest arrival crossing before it
-    SELECT r.source, r.person_id, r.day, r.day - max(c.day) AS lag
-    FROM evidence_point AS r JOIN evidence_point AS c
+_REGISTRATIONS = """registrations AS (   -- registrations from abroad, first permits (not renewals)
+SELECT source, person_id, day FROM evidence_point WHERE source LIKE '%_from_abroad'
+UNION ALL
+SELECT 'residence_permits' AS source, person_id, spell_start AS day
+FROM (SELECT person_id, spell_start,
+             MAX(COALESCE(spell_end, {open_end})) OVER (
+                 PARTITION BY person_id ORDER BY spell_start, spell_end
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+      FROM cover_spell WHERE source = 'residence_permits') AS p
+WHERE reach IS NULL OR spell_start > reach + {join_days}
+)"""
+_REGISTRATION_LAG = "WITH " + _REGISTRATIONS + """,
+pairs AS (   -- each registration from abroad with the nearest arrival crossing before it;
+             -- each first permit (not a renewal) with the nearest one around its start
+    SELECT r.source, r.person_id, r.day,
+           arg_min(r.day - c.day, abs(r.day - c.day)) AS lag
+    FROM registrations AS r JOIN evidence_point AS c
       ON c.person_id = r.person_id AND c.source = 'border_crossings_in'
-     AND c.day <= r.day AND c.day > r.day - {max_lag}
-    WHERE r.source LIKE '%_from_abroad'
+     AND c.day > r.day - {max_lag}
+     AND c.day <= r.day + CASE WHEN r.source = 'residence_permits' THEN {max_lag} ELSE 0 END
     GROUP BY r.source, r.person_id, r.day
 )
 SELECT source, CAST(round(median(lag)) AS INTEGER) AS lag_days, count(*) AS pairs
@@ -225,6 +252,56 @@ FROM pairs GROUP BY kind HAVING count(*) >= {min_pairs}
 """
 
 
+_ABSENCE_LENGTH = """
+WITH moves AS (   -- evidence of presence, and departures by border crossing
+    SELECT person_id, day, source FROM evidence_point
+    UNION ALL
+    SELECT person_id, day, 'departure' AS source FROM evidence_break WHERE kind = 'crossing'
+),
+ordered AS (
+    SELECT person_id, day, source,
+           LEAD(day) OVER (PARTITION BY person_id
+                           ORDER BY day, CASE WHEN source = 'departure' THEN 1 ELSE 0 END)
+               AS next_day,
+           LEAD(source) OVER (PARTITION BY person_id
+                              ORDER BY day, CASE WHEN source = 'departure' THEN 1 ELSE 0 END)
+               AS next_source
+    FROM moves
+),
+trips AS (   -- a departure crossing whose next evidence is the return crossing, and whether
+             -- a registration from abroad followed the return (a migration, not a trip)
+    SELECT o.next_day - o.day AS absence, COUNT(r.day) > 0 AS registered_from_abroad
+    FROM ordered AS o LEFT JOIN evidence_point AS r
+      ON r.person_id = o.person_id AND r.source LIKE '%_from_abroad'
+     AND r.day BETWEEN o.next_day AND o.next_day + {registration_lag_max}
+    WHERE o.source = 'departure' AND o.next_source = 'border_crossings_in'
+    GROUP BY o.person_id, o.day, o.next_day
+)
+SELECT registered_from_abroad, absence, trips FROM (
+    SELECT registered_from_abroad,
+           CAST(floor(absence / {bin_days}) AS INTEGER) * {bin_days} + {half_bin} AS absence,
+           count(*) AS trips,
+           SUM(count(*)) OVER (PARTITION BY registered_from_abroad) AS kind_trips
+    FROM trips GROUP BY 1, 2
+) AS binned
+WHERE kind_trips >= {min_trips}
+"""
+ABSENCE_BIN_DAYS = 14
+ABSENCE_MIN_TRIPS = 30
+
+
+def estimate_absence_length(con: Any) -> None:
+    """``absence_length``: how long people stay abroad before they come back (trips by length,
+    in bins of ``ABSENCE_BIN_DAYS``), from the recorded round trips: a departure crossing whose
+    next evidence is a return crossing. Apart for returns followed by a registration from
+    abroad (people coming to live here again, mostly after a year or more) and the others
+    (mostly trips of weeks); a kind with fewer than ``ABSENCE_MIN_TRIPS`` recorded trips is
+    left out. It dates the unrecorded departures that an arrival crossing proves."""
+    create_table(con, "absence length", "absence_length", render(
+        _ABSENCE_LENGTH, bin_days=ABSENCE_BIN_DAYS, half_bin=ABSENCE_BIN_DAYS // 2,
+        min_trips=ABSENCE_MIN_TRIPS, registration_lag_max=REGISTRATION_LAG_MAX))
+
+
 def estimate_deregistration_lag(con: Any) -> None:
     """``deregistration_lag``: how long after leaving people report it (median), per kind of
     report (``emigration``: a deregistration; ``registration_end``: a foreigner's registration
@@ -236,38 +313,45 @@ def estimate_deregistration_lag(con: Any) -> None:
 
 
 def estimate_registration_lag(con: Any) -> None:
-    """``registration_lag``: how long after arriving people register, per register.
+    """``registration_lag``: how long after arriving people register, per register, and how
+    long after a first residence permit starts they arrive (a negative lag: permits are
+    mostly issued before the journey).
 
     Estimated from the data: registrations from abroad preceded by a recorded arrival
-    crossing. A registration from abroad then also says the person was present from that
-    many days earlier (an extra evidence point), so stays do not start late by the lag.
+    crossing, first permits with one near their start. A registration from abroad or a first
+    permit then also says the person was present from that many days after the arrival
+    (an extra evidence point, ``estimated_arrival``), so stays do not start late by the lag,
+    nor late by months when a permit holder leaves no other trace on arriving.
     """
     create_table(con, "registration lag", "registration_lag", render(
-        _REGISTRATION_LAG, max_lag=REGISTRATION_LAG_MAX,
-        min_pairs=REGISTRATION_LAG_MIN_PAIRS))
-    run_stage(con, "registration lag", """
+        _REGISTRATION_LAG, max_lag=REGISTRATION_LAG_MAX, min_pairs=REGISTRATION_LAG_MIN_PAIRS,
+        open_end=OPEN_END, join_days=COVER_JOIN_DAYS))
+    add_estimated_arrivals(con)
+
+
+def add_estimated_arrivals(con: Any) -> None:
+    """Evidence points ``estimated_arrival``: each registration from abroad and first permit
+    dated back (or on) by its ``registration_lag``, unless an arrival crossing is near."""
+    run_stage(con, "registration lag", render("""
         INSERT INTO evidence_point
+        WITH """ + _REGISTRATIONS + """
         SELECT e.person_id, e.day - l.lag_days, 'estimated_arrival'
-        FROM evidence_point AS e JOIN registration_lag AS l ON l.source = e.source
-        WHERE l.lag_days > 0 AND NOT EXISTS (
+        FROM registrations AS e JOIN registration_lag AS l ON l.source = e.source
+        WHERE l.lag_days <> 0 AND NOT EXISTS (
             SELECT 1 FROM evidence_point AS c
             WHERE c.person_id = e.person_id AND c.source = 'border_crossings_in'
-              AND c.day <= e.day AND c.day > e.day - l.lag_days - 31)""")
+              AND c.day <= GREATEST(e.day, e.day - l.lag_days)
+              AND c.day > LEAST(e.day, e.day - l.lag_days) - 31)""",
+        open_end=OPEN_END, join_days=COVER_JOIN_DAYS))
 
 
 _PRESENCE = """
-WITH points AS (
+WITH observed_points AS (
     SELECT person_id, day, bool_or(source = 'border_crossings_in') AS arrival_crossing,
+           bool_or(source = 'border_crossings_in' OR source = 'estimated_arrival'
+                   OR source LIKE '%_from_abroad') AS arrival,
            bool_or(source = 'border_crossings_out') AS eve_of_departure
     FROM evidence_point WHERE day <= {as_of} GROUP BY person_id, day
-),
-ordered AS (
-    SELECT person_id, day,
-           LEAD(day) OVER (PARTITION BY person_id ORDER BY day) AS next_day,
-           LEAD(arrival_crossing) OVER (PARTITION BY person_id ORDER BY day) AS next_is_arrival,
-           LEAD(eve_of_departure) OVER (PARTITION BY person_id ORDER BY day)
-               AS next_is_departure
-    FROM points
 ),
 sign_of_life_gap AS (
     SELECT person_id, day - LAG(day) OVER (PARTITION BY person_id ORDER BY day) AS gap
@@ -281,9 +365,53 @@ sign_of_life_rate AS (   -- each person's own rate of signs of life, per day: fr
     FROM sign_of_life_gap WHERE gap IS NOT NULL GROUP BY person_id
     HAVING count(*) >= {min_rate_gaps}
 ),
+after_departure AS (   -- a departure crossing, a long silence, then evidence of presence
+                       -- that is no arrival: the person came back, unrecorded
+    SELECT o.person_id, o.day, o.next_day
+    FROM (SELECT person_id, day, eve_of_departure,
+                 LEAD(day) OVER (PARTITION BY person_id ORDER BY day) AS next_day,
+                 LEAD(arrival) OVER (PARTITION BY person_id ORDER BY day) AS next_is_arrival
+          FROM observed_points) AS o
+    WHERE o.eve_of_departure AND NOT o.next_is_arrival AND o.next_day - o.day > {unknown_carry}
+      AND NOT EXISTS (SELECT 1 FROM evidence_break AS x
+                      WHERE x.person_id = o.person_id AND x.day > o.day + 1
+                        AND x.day <= o.next_day)
+),
+silence_after_departure AS (   -- ... and not before the registration they came back to began
+    SELECT a.person_id, a.day + 1 AS day, a.next_day - a.day - 1 AS silence,
+           COALESCE(r.rate, 0) AS sign_of_life_rate, FALSE AS registered_from_abroad,
+           MIN(GREATEST(s.spell_start, a.day + 1)) - a.day - 1 AS least_absence
+    FROM after_departure AS a JOIN {cover_table} AS s
+      ON s.person_id = a.person_id AND s.spell_start <= a.next_day
+     AND COALESCE(s.spell_end, {as_of} + 1) >= a.next_day
+    LEFT JOIN sign_of_life_rate AS r ON r.person_id = a.person_id
+    GROUP BY a.person_id, a.day, a.next_day, r.rate
+),
+{unrecorded_return}
+points AS (   -- evidence, and the returns it implies, dated at the posterior median absence
+    SELECT person_id, day, bool_or(arrival_crossing) AS arrival_crossing,
+           bool_or(arrival) AS arrival, bool_or(eve_of_departure) AS eve_of_departure
+    FROM (SELECT * FROM observed_points
+          UNION ALL
+          SELECT person_id, day + absence AS day, TRUE, TRUE, FALSE
+          FROM unrecorded_return_absence) AS p
+    GROUP BY person_id, day
+),
+ordered AS (
+    SELECT person_id, day,
+           LEAD(day) OVER (PARTITION BY person_id ORDER BY day) AS next_day,
+           LEAD(arrival_crossing) OVER (PARTITION BY person_id ORDER BY day)
+               AS next_is_arrival_crossing,
+           LEAD(arrival) OVER (PARTITION BY person_id ORDER BY day) AS next_is_arrival,
+           LEAD(eve_of_departure) OVER (PARTITION BY person_id ORDER BY day)
+               AS next_is_departure
+    FROM points
+),
 gaps AS (   -- every gap after a point, the last one running to the as-of date
     SELECT o.person_id, o.day, o.next_day, COALESCE(o.next_day, {as_of}) AS gap_end,
-           o.next_day IS NULL AS is_tail, COALESCE(o.next_is_arrival, FALSE) AS next_is_arrival,
+           o.next_day IS NULL AS is_tail,
+           COALESCE(o.next_is_arrival_crossing, FALSE) AS next_is_arrival_crossing,
+           COALESCE(o.next_is_arrival, FALSE) AS next_is_arrival,
            COALESCE(o.next_is_departure, FALSE) AS next_is_departure,
            -- evidence carries presence for unknown_carry days; a registration with no
            -- evidence for sol_lag beyond that is over-coverage
@@ -291,12 +419,13 @@ gaps AS (   -- every gap after a point, the last one running to the as-of date
                  COALESCE(ln(r.n / {sol_gap_alpha}) / r.rate, 0))) AS bridge_limit,
            -- a departure after the last evidence is expected about half a gap later
            CAST(GREATEST(1, LEAST({unknown_carry}, COALESCE(r.median_gap, 0) / 2)) AS INTEGER)
-               AS departure_lag
+               AS departure_lag,
+           COALESCE(r.rate, 0) AS sign_of_life_rate
     FROM ordered AS o LEFT JOIN sign_of_life_rate AS r ON r.person_id = o.person_id
 ),
 breaks AS (
     SELECT g.person_id, g.day,
-           bool_or(b.kind <> 'crossing' OR g.next_is_arrival) AS hard,
+           bool_or(b.kind <> 'crossing' OR g.next_is_arrival_crossing) AS hard,
            bool_or(b.kind = 'crossing' AND b.day = g.day + 1) AS crossed_next_day,
            min(b.day) AS first_break,
            min(b.day) FILTER (WHERE b.kind = 'emigration') AS deregistered
@@ -332,26 +461,48 @@ covered AS (   -- a registration spans the gap and signs of life were missing no
                   WHEN s.residence_registration OR b.person_id IS NULL THEN {foreign_limit}
                   ELSE -1 END   -- a permit says nothing about a return
 ),
-bridged AS (
+silence_before_arrival AS (   -- a long silence ends with an arrival: the person left during
+                             -- it, unrecorded, and not before their registrations ended
+    SELECT g.person_id, g.day, g.gap_end - g.day AS silence, g.sign_of_life_rate,
+           COUNT(f.day) > 0 AS registered_from_abroad,
+           g.gap_end - MAX(LEAST(COALESCE(s.spell_end, {as_of} + 1), g.gap_end))
+               AS least_absence
+    FROM gaps AS g JOIN {cover_table} AS s
+      ON s.person_id = g.person_id AND s.spell_start <= g.day
+    LEFT JOIN breaks AS b ON b.person_id = g.person_id AND b.day = g.day
+    LEFT JOIN reported AS r ON r.person_id = g.person_id AND r.day = g.day
+    LEFT JOIN evidence_point AS f
+      ON f.person_id = g.person_id AND f.source LIKE '%_from_abroad' AND f.day <= {as_of}
+     AND f.day BETWEEN g.gap_end AND g.gap_end + {registration_lag_max}
+    WHERE g.next_is_arrival AND b.person_id IS NULL AND r.person_id IS NULL
+      AND g.gap_end - g.day > {unknown_carry}
+    GROUP BY g.person_id, g.day, g.gap_end, g.sign_of_life_rate
+),
+{unrecorded_departure}bridged AS (
     SELECT g.person_id, g.day, g.next_day, g.is_tail,
         CASE WHEN b.crossed_next_day THEN g.day + 1
-             ELSE LEAST(GREATEST(g.day + g.departure_lag,
-                                 COALESCE(b.deregistered - (SELECT max(lag_days)
+             WHEN u.person_id IS NOT NULL THEN u.day + u.silence - u.absence
+             -- a reported departure, dated by its reporting lag; else half a gap later
+             ELSE LEAST(GREATEST(g.day + 1, COALESCE(
+                                 GREATEST(b.deregistered - (SELECT max(lag_days)
                                                             FROM deregistration_lag
-                                                            WHERE kind = 'emigration'), 0),
-                                 COALESCE(r.departure, 0)),
+                                                            WHERE kind = 'emigration'),
+                                          r.departure),
+                                 g.day + g.departure_lag)),
                         COALESCE(b.first_break, g.gap_end), g.gap_end) END
             AS departure_if_last,
         CASE WHEN b.hard THEN FALSE
              -- an out-crossing whose return was not recorded: only a registration bridges
              WHEN b.person_id IS NOT NULL THEN c.person_id IS NOT NULL
              WHEN g.gap_end - g.day <= {unknown_carry} THEN TRUE
+             WHEN u.person_id IS NOT NULL THEN FALSE
              WHEN c.person_id IS NOT NULL THEN TRUE
              ELSE FALSE END AS continues
     FROM gaps AS g
     LEFT JOIN breaks AS b ON b.person_id = g.person_id AND b.day = g.day
     LEFT JOIN covered AS c ON c.person_id = g.person_id AND c.day = g.day
     LEFT JOIN reported AS r ON r.person_id = g.person_id AND r.day = g.day
+    LEFT JOIN unrecorded_departure_absence AS u ON u.person_id = g.person_id AND u.day = g.day
 ),
 numbered AS (
     SELECT *, SUM(CASE WHEN starts THEN 1 ELSE 0 END) OVER (
@@ -393,17 +544,55 @@ FROM numbered GROUP BY person_id, residence_registration, period
 COVER_JOIN_DAYS = 31  # registrations this close together (a move, a renewal) are one period
 
 
+_ABSENCE_POSTERIOR = """
+{name}_posterior AS (   -- absence length: recorded trips of that length (the prior) times the
+                        -- chance of no sign of life in the rest of the silence
+    SELECT s.person_id, s.day, s.silence, a.absence,
+           ln(a.trips) - s.sign_of_life_rate * (s.silence - a.absence) AS log_weight
+    FROM {silence} AS s JOIN absence_length AS a
+      ON a.registered_from_abroad = s.registered_from_abroad
+     AND a.absence >= s.least_absence AND a.absence < s.silence
+),
+{name}_cumulative AS (
+    SELECT person_id, day, silence, absence,
+           SUM(weight) OVER (PARTITION BY person_id, day ORDER BY absence
+                             ROWS UNBOUNDED PRECEDING) AS weight_below,
+           SUM(weight) OVER (PARTITION BY person_id, day) AS weight_total
+    FROM (SELECT *, exp(log_weight - MAX(log_weight) OVER (PARTITION BY person_id, day))
+                        AS weight
+          FROM {name}_posterior) AS w
+),
+{name}_absence AS (   -- the posterior median absence in the silence after day
+    SELECT person_id, day, silence,
+           MIN(absence) FILTER (WHERE weight_below >= weight_total / 2) AS absence
+    FROM {name}_cumulative GROUP BY person_id, day, silence
+),"""
+
+
+def _absence_posterior(name: str, silence: str) -> str:
+    """CTEs ``{name}_absence`` (person_id, day, silence, absence): how long a person was abroad
+    in a silence that a crossing proves held an absence, from the CTE ``silence``
+    (person_id, day, silence, sign_of_life_rate, registered_from_abroad, least_absence)."""
+    return _ABSENCE_POSTERIOR.replace("{name}", name).replace("{silence}", silence)
+
+
 def build_presence(con: Any, params: PresenceParameters, as_of: int, sol_start: int,
                    table: str = "presence", cover_table: str = "cover_period") -> None:
     """Table ``presence`` (person_id, stay_no, arrival, departure) in day numbers, from the
     evidence observed up to ``as_of`` (another ``table`` for an earlier as-of date, with the
     registrations known then in ``cover_table``)."""
+    template = (_PRESENCE
+                .replace("{unrecorded_return}",
+                         _absence_posterior("unrecorded_return", "silence_after_departure"))
+                .replace("{unrecorded_departure}",
+                         _absence_posterior("unrecorded_departure", "silence_before_arrival")))
     create_table(con, "presence", table, render(
-        _PRESENCE, as_of=as_of, sol_start=sol_start, cover_table=cover_table,
+        template, as_of=as_of, sol_start=sol_start, cover_table=cover_table,
         unknown_carry=params.unknown_carry,
         sol_lag=params.sol_lag, sol_lag_max=params.sol_lag_max,
         sol_gap_alpha=params.sol_gap_alpha,
-        foreign_limit=params.unknown_carry + params.sol_lag, min_rate_gaps=MIN_RATE_GAPS))
+        foreign_limit=params.unknown_carry + params.sol_lag, min_rate_gaps=MIN_RATE_GAPS,
+        registration_lag_max=REGISTRATION_LAG_MAX))
 
 
 def build_observed(con: Any, country: str, as_of: int, presence_table: str = "presence",

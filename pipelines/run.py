@@ -220,6 +220,7 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
     presence_stage.build_evidence(con, typed)
     presence_stage.estimate_registration_lag(con)
     presence_stage.estimate_deregistration_lag(con)
+    presence_stage.estimate_absence_length(con)
     sol_day = day_number(sol_start)
     presence_stage.build_presence(con, config.presence, T, sol_day)
     presence_stage.build_observed(con, country, T)

@@ -32,9 +32,13 @@ def _value(v):
 
 def stays_from_records(records: dict[str, list[tuple]], as_of: int, sol_start: int = 0,
                        lags: dict[str, int] | None = None,
-                       params: ps.PresenceParameters | None = None) -> list[tuple]:
+                       params: ps.PresenceParameters | None = None,
+                       arrival_lags: dict[str, int] | None = None,
+                       absences: list[tuple[bool, int, int]] | None = None) -> list[tuple]:
     """[(arrival, departure)] of the one person owning ``records`` (source -> rows in the
-    order of ``COLUMNS[source]``); ``lags``: deregistration lag by kind of report."""
+    order of ``COLUMNS[source]``); ``lags``: deregistration lag by kind of report;
+    ``arrival_lags``: registration lag by source (``residence_permits`` for first permits);
+    ``absences``: recorded trips abroad as (registered_from_abroad, absence days, trips)."""
     con = duckdb.connect()
     con.execute("CREATE TABLE person_records (person_id VARCHAR, source VARCHAR, "
                 "record_id VARCHAR)")
@@ -50,9 +54,17 @@ def stays_from_records(records: dict[str, list[tuple]], as_of: int, sol_start: i
             con.execute("INSERT INTO person_records VALUES ('p', ?, ?)", [source, record_id])
     ps.build_evidence(con, typed)
     ps.estimate_registration_lag(con)
+    if arrival_lags:
+        con.execute("DELETE FROM registration_lag")
+        for source, days in arrival_lags.items():
+            con.execute("INSERT INTO registration_lag VALUES (?, ?, 100)", [source, days])
+        ps.add_estimated_arrivals(con)
     ps.estimate_deregistration_lag(con)
     con.execute("DELETE FROM deregistration_lag")
     for kind, days in (lags or {}).items():
         con.execute("INSERT INTO deregistration_lag VALUES (?, ?, 100)", [kind, days])
+    ps.estimate_absence_length(con)
+    for row in absences or []:
+        con.execute("INSERT INTO absence_length VALUES (?, ?, ?)", list(row))
     ps.build_presence(con, params or ps.PresenceParameters(), as_of, sol_start)
     return con.sql("SELECT arrival, departure FROM presence ORDER BY arrival").fetchall()

@@ -40,7 +40,7 @@ GOLDEN = {
     "deregistration never dates a departure before the last evidence": (
         {"population_register": [(0, 3000, "emigration", None)],
          "activity": every(30, 2990, 30)},
-        [(0, 2985)]),   # last sign of life 2970, + 15; the lag would say 2970
+        [(0, 2971)]),   # the lag would say 2970, the last sign of life: the day after it
     "death ends presence without a departure": (
         {"population_register": [(0, 3000, "death", None)], "activity": every(30, 2900, 30)},
         [(0, None)]),
@@ -111,6 +111,71 @@ GOLDEN = {
 def test_golden_presence(name):
     records, expected = GOLDEN[name]
     assert stays_from_records(records, T, lags=LAGS) == expected
+
+
+# Recorded trips abroad (registered_from_abroad, days abroad, trips): mostly three-week trips,
+# a few absences of 497 days. They are the prior for the unrecorded crossings an arrival or a
+# departure crossing proves; a person's own rate of signs of life is the likelihood: with signs
+# of life every 30 days (rate ln 2 / 30 per day), a silence of s days while present has
+# probability exp(-s ln 2 / 30).
+TRIPS = [(False, 21, 100), (False, 497, 5)]
+
+UNRECORDED_CROSSINGS = {
+    "an arrival crossing after a long silence: the departure it proves is dated": (
+        # silence 1980 -> 2600 (620 days). Away 21 days: weight 100 exp(-599 ln2/30) = e^-9.2;
+        # away 497 days: 5 exp(-123 ln2/30) = e^-1.2. Posterior median 497: left on 2103.
+        {"population_register": [(0, None, None, None)],
+         "border_crossings": [(2600, "in")],
+         "activity": every(30, 2000, 30) + every(2610, T, 30)},
+        [(0, 2103), (2600, None)]),
+    "... without a rate of signs of life, the recorded trips alone date it": (
+        # the same silence; no likelihood, so the prior's median (21 days) before the arrival
+        {"population_register": [(1800, None, None, None)],
+         "border_crossings": [(2600, "in")],
+         "activity": [(1900,), (1980,)], "survey": [(d,) for d in range(2610, T, 60)]},
+        [(1800, 2579), (2600, None)]),
+    "a departure crossing, a long silence, then signs of life: the return is dated": (
+        # eve of departure 2000, next evidence 2700: silence of 699 days from the crossing.
+        # Away 21: 100 exp(-678 ln2/30) = e^-11.1; away 497: 5 exp(-202 ln2/30) = e^-3.1.
+        # Back on 2001 + 497 = 2498; the registration bridges the 202 quiet days after.
+        {"population_register": [(0, None, None, None)],
+         "border_crossings": [(2001, "out")],
+         "activity": every(30, 2000, 30) + every(2700, T, 30)},
+        [(0, 2001), (2498, None)]),
+}
+
+
+@pytest.mark.parametrize("name", list(UNRECORDED_CROSSINGS))
+def test_unrecorded_crossings_are_dated_from_the_recorded_trips(name):
+    records, expected = UNRECORDED_CROSSINGS[name]
+    assert stays_from_records(records, T, lags=LAGS, absences=TRIPS) == expected
+
+
+def test_without_recorded_trips_the_departure_falls_back_to_the_last_evidence():
+    """The 620 quiet days exceed what a registration bridges (457 days without a rate of
+    signs of life): gone from the day after the last evidence."""
+    records, _ = UNRECORDED_CROSSINGS["... without a rate of signs of life, the recorded trips "
+                                      "alone date it"]
+    assert stays_from_records(records, T, lags=LAGS) == [(1800, 1981), (2600, None)]
+
+
+def test_a_first_permit_dates_the_arrival_after_its_start():
+    """Permits are issued before the journey: with arrivals estimated 14 days after a first
+    permit's start, the stay begins at 1014, not at the first sign of life (1100); it ends
+    half a gap after the last sign of life (1670 + 15) as the permit lapsed at 1800."""
+    records = {"residence_permits": [(1000, 1800)], "activity": every(1100, 1700, 30)}
+    assert stays_from_records(records, T, lags=LAGS) == [(1100, 1685)]
+    assert stays_from_records(records, T, lags=LAGS,
+                              arrival_lags={"residence_permits": -14}) == [(1014, 1685)]
+
+
+def test_a_reported_departure_is_dated_by_its_lag_not_half_a_gap_later():
+    """A foreigner's registration ended on 1985 (no permit expired then): with a 20-day
+    reporting lag the departure is 1965, though half a sign-of-life gap after the last one
+    (1950 + 45) would be later."""
+    records = {"aliens_register": [(1000, 1985)], "residence_permits": [(1000, 3000)],
+               "activity": every(1050, 1980, 90)}
+    assert stays_from_records(records, T, lags=LAGS) == [(1000, 1965)]
 
 
 def test_deregistration_without_an_estimated_lag_falls_back_to_the_evidence():
