@@ -4,7 +4,9 @@ Evidence, in day numbers (days since 1970-01-01):
 
 * **points** (IN on that day): signs of life, census and survey interviews, registrations in
   the population and aliens registers, arrivals by border crossing, and the day before a
-  departure by border crossing; the day before a death.
+  departure by border crossing; the day before a death; permit renewals (a permit starting
+  where the person's previous one ended: renewing takes an application here). Registrations
+  from abroad and first permits also date the arrival, by their estimated lag.
 * **breaks** (OUT from that day, nothing bridges them): departures by border crossing,
   deregistrations for emigration, death. Softer: a foreigner's registration that ended on a
   day no permit of theirs expired (a reported departure, dated like a deregistration, after
@@ -20,7 +22,8 @@ signs of life were being observed is at most ``sol_lag`` days (a registration wi
 life for longer is **register over-coverage**: the person is taken as gone from the day after
 their last evidence; evidence itself carries for ``unknown_carry`` days first, and a person
 whose own signs of life are sparse gets a proportionally longer limit, see
-``PresenceParameters``). The same test applies between a person's last point and the as-of date.
+``PresenceParameters``); a permit renewed at the end of the gap bridges it whatever its
+length. The same test applies between a person's last point and the as-of date.
 A stay ``[first point, last point + 1)``; departure null when it lasts to the end.
 Late deregistration therefore never delays an emigration: the departure is the day after the
 last evidence of presence, and the deregistration only stops the register from bridging.
@@ -195,6 +198,16 @@ def build_evidence(con: Any, typed: dict[str, str]) -> None:
              AND pr.source = regexp_replace(e.source, '_(in|out|from_abroad)$', '')
             WHERE {keep}""")
     build_cover_periods(con)
+    run_stage(con, "evidence", render("""
+        INSERT INTO evidence_point
+        SELECT person_id, spell_start, 'permit_renewal'
+        FROM (SELECT person_id, spell_start,
+                     MAX(COALESCE(spell_end, {open_end})) OVER (
+                         PARTITION BY person_id ORDER BY spell_start, spell_end
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+              FROM cover_spell WHERE source = 'residence_permits') AS p
+        WHERE spell_start <= reach + {join_days} AND spell_start >= reach - {join_days}""",
+        open_end=OPEN_END, join_days=COVER_JOIN_DAYS))
 
 
 OPEN_END = 10**7  # a day number beyond any date
@@ -350,7 +363,8 @@ WITH observed_points AS (
     SELECT person_id, day, bool_or(source = 'border_crossings_in') AS arrival_crossing,
            bool_or(source = 'border_crossings_in' OR source = 'estimated_arrival'
                    OR source LIKE '%_from_abroad') AS arrival,
-           bool_or(source = 'border_crossings_out') AS eve_of_departure
+           bool_or(source = 'border_crossings_out') AS eve_of_departure,
+           bool_or(source = 'permit_renewal') AS renewal
     FROM evidence_point WHERE day <= {as_of} GROUP BY person_id, day
 ),
 sign_of_life_gap AS (
@@ -390,10 +404,11 @@ silence_after_departure AS (   -- ... and not before the registration they came 
 {unrecorded_return}
 points AS (   -- evidence, and the returns it implies, dated at the posterior median absence
     SELECT person_id, day, bool_or(arrival_crossing) AS arrival_crossing,
-           bool_or(arrival) AS arrival, bool_or(eve_of_departure) AS eve_of_departure
+           bool_or(arrival) AS arrival, bool_or(eve_of_departure) AS eve_of_departure,
+           bool_or(renewal) AS renewal
     FROM (SELECT * FROM observed_points
           UNION ALL
-          SELECT person_id, day + absence AS day, TRUE, TRUE, FALSE
+          SELECT person_id, day + absence AS day, TRUE, TRUE, FALSE, FALSE
           FROM unrecorded_return_absence) AS p
     GROUP BY person_id, day
 ),
@@ -404,7 +419,8 @@ ordered AS (
                AS next_is_arrival_crossing,
            LEAD(arrival) OVER (PARTITION BY person_id ORDER BY day) AS next_is_arrival,
            LEAD(eve_of_departure) OVER (PARTITION BY person_id ORDER BY day)
-               AS next_is_departure
+               AS next_is_departure,
+           LEAD(renewal) OVER (PARTITION BY person_id ORDER BY day) AS next_is_renewal
     FROM points
 ),
 gaps AS (   -- every gap after a point, the last one running to the as-of date
@@ -413,6 +429,7 @@ gaps AS (   -- every gap after a point, the last one running to the as-of date
            COALESCE(o.next_is_arrival_crossing, FALSE) AS next_is_arrival_crossing,
            COALESCE(o.next_is_arrival, FALSE) AS next_is_arrival,
            COALESCE(o.next_is_departure, FALSE) AS next_is_departure,
+           COALESCE(o.next_is_renewal, FALSE) AS next_is_renewal,
            -- evidence carries presence for unknown_carry days; a registration with no
            -- evidence for sol_lag beyond that is over-coverage
            LEAST({sol_lag_max}, GREATEST({unknown_carry} + {sol_lag},
@@ -457,7 +474,8 @@ covered AS (   -- a registration spans the gap and signs of life were missing no
     LEFT JOIN reported AS r ON r.person_id = g.person_id AND r.day = g.day
     WHERE g.gap_end - g.day > {unknown_carry} AND r.person_id IS NULL
       AND GREATEST(LEAST(g.gap_end, {as_of}) - GREATEST(g.day, {sol_start}), 0)
-          <= CASE WHEN s.residence_registration AND b.person_id IS NULL THEN g.bridge_limit
+          <= CASE WHEN g.next_is_renewal AND b.person_id IS NULL THEN g.gap_end - g.day
+                  WHEN s.residence_registration AND b.person_id IS NULL THEN g.bridge_limit
                   WHEN s.residence_registration OR b.person_id IS NULL THEN {foreign_limit}
                   ELSE -1 END   -- a permit says nothing about a return
 ),

@@ -169,6 +169,16 @@ def test_a_first_permit_dates_the_arrival_after_its_start():
                               arrival_lags={"residence_permits": -14}) == [(1014, 1685)]
 
 
+def test_a_permit_renewed_at_the_end_of_a_quiet_spell_bridges_it():
+    """Renewing a permit is a sign of life, and a renewal at the end of a quiet spell that the
+    permits span says the person kept their residence, however long the spell: present from
+    the first sign of life (1010) through the renewals (1730, 2460) to half a day after the
+    last (no rate of signs of life: the day after), though each spell is 720 days."""
+    records = {"residence_permits": [(1000, 1730), (1730, 2460), (2460, 3190)],
+               "activity": [(1010,)]}
+    assert stays_from_records(records, T, lags=LAGS) == [(1010, 2461)]
+
+
 def test_a_reported_departure_is_dated_by_its_lag_not_half_a_gap_later():
     """A foreigner's registration ended on 1985 (no permit expired then): with a 20-day
     reporting lag the departure is 1965, though half a sign-of-life gap after the last one
