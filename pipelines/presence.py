@@ -66,7 +66,11 @@ class PresenceParameters:
     signs of life come at ``rate`` per day: if they arrive at random, the longest of ``n``
     gaps exceeds that with probability about ``alpha`` for someone who never left. Never more
     than ``sol_lag_max``. Estimated from each person's own data, so that sparse sign-of-life
-    sources do not turn quiet residents into emigrants.
+    sources do not turn quiet residents into emigrants. A gap that ends in evidence with no
+    trace of an arrival (no arrival crossing, registration from abroad or first permit) is
+    bridged with ``alpha`` divided by the share of long absences whose return leaves no trace
+    (``return_trace``, from the data), and up to ``sol_lag_max`` for a person without a rate:
+    being seen again without having arrived is itself evidence of having stayed.
     """
 
     unknown_carry: int = 92
@@ -302,6 +306,28 @@ WHERE kind_trips >= {min_trips}
 ABSENCE_BIN_DAYS = 14
 ABSENCE_MIN_TRIPS = 30
 
+_RETURN_TRACE = """
+WITH points AS (
+    SELECT person_id, day,
+           bool_or(source = 'border_crossings_in' OR source = 'estimated_arrival'
+                   OR source LIKE '%_from_abroad') AS arrival,
+           bool_or(source = 'border_crossings_out') AS eve_of_departure
+    FROM evidence_point GROUP BY person_id, day
+),
+ordered AS (
+    SELECT day, eve_of_departure,
+           LEAD(day) OVER (PARTITION BY person_id ORDER BY day) AS next_day,
+           LEAD(arrival) OVER (PARTITION BY person_id ORDER BY day) AS next_is_arrival
+    FROM points
+)
+SELECT count(*) AS returns,
+       CASE WHEN count(*) >= {min_returns}
+            THEN avg(CASE WHEN next_is_arrival THEN 1.0 ELSE 0.0 END) END AS traced_share
+FROM ordered WHERE eve_of_departure AND next_day - day > {long_absence}
+"""
+RETURN_TRACE_MIN = 30
+LONG_ABSENCE = 365
+
 
 def estimate_absence_length(con: Any) -> None:
     """``absence_length``: how long people stay abroad before they come back (trips by length,
@@ -309,10 +335,18 @@ def estimate_absence_length(con: Any) -> None:
     next evidence is a return crossing. Apart for returns followed by a registration from
     abroad (people coming to live here again, mostly after a year or more) and the others
     (mostly trips of weeks); a kind with fewer than ``ABSENCE_MIN_TRIPS`` recorded trips is
-    left out. It dates the unrecorded departures that an arrival crossing proves."""
+    left out. It dates the unrecorded departures that an arrival crossing proves.
+
+    Also ``return_trace`` (returns, traced_share): of the people seen again more than
+    ``LONG_ABSENCE`` days after a recorded departure, the share whose return left a trace (an
+    arrival crossing, a registration from abroad, a first permit); null below
+    ``RETURN_TRACE_MIN`` returns. A registered resident seen again without such a trace is
+    that much less likely to have been away (see ``PresenceParameters``)."""
     create_table(con, "absence length", "absence_length", render(
         _ABSENCE_LENGTH, bin_days=ABSENCE_BIN_DAYS, half_bin=ABSENCE_BIN_DAYS // 2,
         min_trips=ABSENCE_MIN_TRIPS, registration_lag_max=REGISTRATION_LAG_MAX))
+    create_table(con, "absence length", "return_trace", render(
+        _RETURN_TRACE, min_returns=RETURN_TRACE_MIN, long_absence=LONG_ABSENCE))
 
 
 def estimate_deregistration_lag(con: Any) -> None:
@@ -432,13 +466,20 @@ gaps AS (   -- every gap after a point, the last one running to the as-of date
            COALESCE(o.next_is_renewal, FALSE) AS next_is_renewal,
            -- evidence carries presence for unknown_carry days; a registration with no
            -- evidence for sol_lag beyond that is over-coverage
-           LEAST({sol_lag_max}, GREATEST({unknown_carry} + {sol_lag},
-                 COALESCE(ln(r.n / {sol_gap_alpha}) / r.rate, 0))) AS bridge_limit,
+           -- a gap that ends in evidence with no trace of an arrival is less likely an
+           -- absence, by the share of long absences whose return leaves no trace
+           LEAST({sol_lag_max}, GREATEST({unknown_carry} + {sol_lag}, CASE
+               WHEN o.next_day IS NULL OR o.next_is_arrival
+                   THEN COALESCE(ln(r.n / {sol_gap_alpha}) / r.rate, 0)
+               ELSE COALESCE(ln(r.n / {sol_gap_alpha}
+                                / GREATEST(1 - COALESCE(t.traced_share, 0), 0.01)) / r.rate,
+                             {sol_lag_max}) END)) AS bridge_limit,
            -- a departure after the last evidence is expected about half a gap later
            CAST(GREATEST(1, LEAST({unknown_carry}, COALESCE(r.median_gap, 0) / 2)) AS INTEGER)
                AS departure_lag,
            COALESCE(r.rate, 0) AS sign_of_life_rate
     FROM ordered AS o LEFT JOIN sign_of_life_rate AS r ON r.person_id = o.person_id
+    CROSS JOIN return_trace AS t
 ),
 breaks AS (
     SELECT g.person_id, g.day,

@@ -34,11 +34,13 @@ def stays_from_records(records: dict[str, list[tuple]], as_of: int, sol_start: i
                        lags: dict[str, int] | None = None,
                        params: ps.PresenceParameters | None = None,
                        arrival_lags: dict[str, int] | None = None,
-                       absences: list[tuple[bool, int, int]] | None = None) -> list[tuple]:
+                       absences: list[tuple[bool, int, int]] | None = None,
+                       traced_share: float | None = None) -> list[tuple]:
     """[(arrival, departure)] of the one person owning ``records`` (source -> rows in the
     order of ``COLUMNS[source]``); ``lags``: deregistration lag by kind of report;
     ``arrival_lags``: registration lag by source (``residence_permits`` for first permits);
-    ``absences``: recorded trips abroad as (registered_from_abroad, absence days, trips)."""
+    ``absences``: recorded trips abroad as (registered_from_abroad, absence days, trips); ``traced_share``: the
+    share of long absences whose return left a trace of an arrival."""
     con = duckdb.connect()
     con.execute("CREATE TABLE person_records (person_id VARCHAR, source VARCHAR, "
                 "record_id VARCHAR)")
@@ -66,5 +68,7 @@ def stays_from_records(records: dict[str, list[tuple]], as_of: int, sol_start: i
     ps.estimate_absence_length(con)
     for row in absences or []:
         con.execute("INSERT INTO absence_length VALUES (?, ?, ?)", list(row))
+    if traced_share is not None:
+        con.execute("UPDATE return_trace SET returns = 100, traced_share = ?", [traced_share])
     ps.build_presence(con, params or ps.PresenceParameters(), as_of, sol_start)
     return con.sql("SELECT arrival, departure FROM presence ORDER BY arrival").fetchall()

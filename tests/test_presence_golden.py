@@ -169,6 +169,27 @@ def test_a_first_permit_dates_the_arrival_after_its_start():
                               arrival_lags={"residence_permits": -14}) == [(1014, 1685)]
 
 
+def test_a_resident_seen_again_without_a_trace_of_arriving_stayed():
+    """Census points 1000 days apart under an open registration, no rate of signs of life:
+    seen again with no arrival crossing, registration from abroad or new permit, so the
+    registration bridges each gap up to sol_lag_max (2190 days); the 3000 quiet days after
+    the last point, with nothing after them, are over-coverage (the fixed 457)."""
+    records = {"population_register": [(0, None, None, None)],
+               "census": [(1000,), (2000,)]}
+    assert stays_from_records(records, T, lags=LAGS) == [(0, 2001)]
+
+
+def test_returns_that_leave_traces_make_a_traceless_silence_less_likely_an_absence():
+    """Signs of life every 30 days (152 of them) and a 480-day silence between 990 and 1470.
+    A registration bridges ln(152 / 0.01) / (ln 2 / 30) = 417 days, at least 457: too short.
+    If 85% of long absences end in a trace of an arrival, a silence ending without one is
+    bridged up to ln(152 / (0.01 x 0.15)) / (ln 2 / 30) = 499 days: the person stayed."""
+    records = {"population_register": [(0, None, None, None)],
+               "activity": every(0, 1000, 30) + every(1470, T, 30)}
+    assert stays_from_records(records, T, lags=LAGS) == [(0, 1005), (1470, None)]
+    assert stays_from_records(records, T, lags=LAGS, traced_share=0.85) == [(0, None)]
+
+
 def test_a_permit_renewed_at_the_end_of_a_quiet_spell_bridges_it():
     """Renewing a permit is a sign of life, and a renewal at the end of a quiet spell that the
     permits span says the person kept their residence, however long the spell: present from
