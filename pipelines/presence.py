@@ -7,8 +7,9 @@ Evidence, in day numbers (days since 1970-01-01):
   departure by border crossing; the day before a death; permit renewals (a permit starting
   where the person's previous one ended: renewing takes an application here). Registrations
   from abroad and first permits also date the arrival, by their estimated lag.
-* **breaks** (OUT from that day, nothing bridges them): departures by border crossing,
-  deregistrations for emigration, death. Softer: a foreigner's registration that ended on a
+* **breaks** (OUT from that day, nothing bridges them): departures by border crossing
+  followed by evidence of an arrival (a crossing, a registration from abroad, a first
+  permit; else only a registration bridges them), deregistrations for emigration, death. Softer: a foreigner's registration that ended on a
   day no permit of theirs expired (a reported departure, dated like a deregistration, after
   which no registration bridges the gap; it does not split a stay that evidence continues).
 * **cover spells** (registered, not necessarily present): population register episodes,
@@ -394,7 +395,7 @@ def add_estimated_arrivals(con: Any) -> None:
 
 _PRESENCE = """
 WITH observed_points AS (
-    SELECT person_id, day, bool_or(source = 'border_crossings_in') AS arrival_crossing,
+    SELECT person_id, day,
            bool_or(source = 'border_crossings_in' OR source = 'estimated_arrival'
                    OR source LIKE '%_from_abroad') AS arrival,
            bool_or(source = 'border_crossings_out') AS eve_of_departure,
@@ -437,20 +438,17 @@ silence_after_departure AS (   -- ... and not before the registration they came 
 ),
 {unrecorded_return}
 points AS (   -- evidence, and the returns it implies, dated at the posterior median absence
-    SELECT person_id, day, bool_or(arrival_crossing) AS arrival_crossing,
-           bool_or(arrival) AS arrival, bool_or(eve_of_departure) AS eve_of_departure,
-           bool_or(renewal) AS renewal
+    SELECT person_id, day, bool_or(arrival) AS arrival,
+           bool_or(eve_of_departure) AS eve_of_departure, bool_or(renewal) AS renewal
     FROM (SELECT * FROM observed_points
           UNION ALL
-          SELECT person_id, day + absence AS day, TRUE, TRUE, FALSE, FALSE
+          SELECT person_id, day + absence AS day, TRUE, FALSE, FALSE
           FROM unrecorded_return_absence) AS p
     GROUP BY person_id, day
 ),
 ordered AS (
     SELECT person_id, day,
            LEAD(day) OVER (PARTITION BY person_id ORDER BY day) AS next_day,
-           LEAD(arrival_crossing) OVER (PARTITION BY person_id ORDER BY day)
-               AS next_is_arrival_crossing,
            LEAD(arrival) OVER (PARTITION BY person_id ORDER BY day) AS next_is_arrival,
            LEAD(eve_of_departure) OVER (PARTITION BY person_id ORDER BY day)
                AS next_is_departure,
@@ -460,7 +458,6 @@ ordered AS (
 gaps AS (   -- every gap after a point, the last one running to the as-of date
     SELECT o.person_id, o.day, o.next_day, COALESCE(o.next_day, {as_of}) AS gap_end,
            o.next_day IS NULL AS is_tail,
-           COALESCE(o.next_is_arrival_crossing, FALSE) AS next_is_arrival_crossing,
            COALESCE(o.next_is_arrival, FALSE) AS next_is_arrival,
            COALESCE(o.next_is_departure, FALSE) AS next_is_departure,
            COALESCE(o.next_is_renewal, FALSE) AS next_is_renewal,
@@ -483,7 +480,7 @@ gaps AS (   -- every gap after a point, the last one running to the as-of date
 ),
 breaks AS (
     SELECT g.person_id, g.day,
-           bool_or(b.kind <> 'crossing' OR g.next_is_arrival_crossing) AS hard,
+           bool_or(b.kind <> 'crossing' OR g.next_is_arrival) AS hard,
            bool_or(b.kind = 'crossing' AND b.day = g.day + 1) AS crossed_next_day,
            min(b.day) AS first_break,
            min(b.day) FILTER (WHERE b.kind = 'emigration') AS deregistered

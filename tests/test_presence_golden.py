@@ -169,6 +169,17 @@ def test_a_first_permit_dates_the_arrival_after_its_start():
                               arrival_lags={"residence_permits": -14}) == [(1014, 1685)]
 
 
+def test_a_departure_then_a_registration_from_abroad_is_a_recorded_absence():
+    """Out on 2001, registered from abroad on 2400 (no arrival crossing recorded): the
+    registration proves the person arrived, so the open population registration does not
+    bridge the 399 days between, though they are within what it would bridge after a
+    departure (457)."""
+    records = {"population_register": [(0, None, None, None)],
+               "border_crossings": [(2001, "out")], "aliens_register": [(2400, None)],
+               "activity": every(30, 2000, 30) + every(2410, T, 30)}
+    assert stays_from_records(records, T, lags=LAGS) == [(0, 2001), (2400, None)]
+
+
 def test_a_resident_seen_again_without_a_trace_of_arriving_stayed():
     """Census points 1000 days apart under an open registration, no rate of signs of life:
     seen again with no arrival crossing, registration from abroad or new permit, so the
