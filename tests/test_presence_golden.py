@@ -180,16 +180,6 @@ def test_a_departure_then_a_registration_from_abroad_is_a_recorded_absence():
     assert stays_from_records(records, T, lags=LAGS) == [(0, 2001), (2400, None)]
 
 
-def test_a_resident_seen_again_without_a_trace_of_arriving_stayed():
-    """Census points 1000 days apart under an open registration, no rate of signs of life:
-    seen again with no arrival crossing, registration from abroad or new permit, so the
-    registration bridges each gap up to sol_lag_max (2190 days); the 3000 quiet days after
-    the last point, with nothing after them, are over-coverage (the fixed 457)."""
-    records = {"population_register": [(0, None, None, None)],
-               "census": [(1000,), (2000,)]}
-    assert stays_from_records(records, T, lags=LAGS) == [(0, 2001)]
-
-
 def test_returns_that_leave_traces_make_a_traceless_silence_less_likely_an_absence():
     """Signs of life every 30 days (152 of them) and a 480-day silence between 990 and 1470.
     A registration bridges ln(152 / 0.01) / (ln 2 / 30) = 417 days, at least 457: too short.
@@ -209,6 +199,9 @@ def test_a_permit_renewed_at_the_end_of_a_quiet_spell_bridges_it():
     records = {"residence_permits": [(1000, 1730), (1730, 2460), (2460, 3190)],
                "activity": [(1010,)]}
     assert stays_from_records(records, T, lags=LAGS) == [(1010, 2461)]
+    # a permit starting 12 days after the last one lapsed is a new permit, not a renewal
+    records["residence_permits"][2] = (2472, 3190)
+    assert stays_from_records(records, T, lags=LAGS) == [(1010, 1731)]
 
 
 def test_a_reported_departure_is_dated_by_its_lag_not_half_a_gap_later():
