@@ -479,7 +479,9 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
     person), with the pairs it united and ``false_join_probability``, the probability that
     the two groups are different persons. ``persons_apart``: every two persons with scored
     pairs between them, with ``same_person_probability`` (0 when both hold a record of one
-    duplicate-free source, which cannot be one person's).
+    duplicate-free source, which cannot be one person's). ``pair_decisions`` gains
+    ``person_match_probability``: each scored pair's probability of being a match read off
+    its two groups (pairs between the same two groups are all matches or all not).
     """
     within = con.sql("""
         SELECT unique_id_l, unique_id_r, one_to_one_weight FROM pair_decisions
@@ -522,6 +524,29 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
         JOIN free_sources AS fa ON fa.cluster = a.cluster_a
         JOIN free_sources AS fb ON fb.cluster = a.cluster_b
         GROUP BY a.cluster_a, a.cluster_b""")
+    # every scored pair between two groups of records shares their one truth: it takes the
+    # probability that they are one person (pairs apart) or that the join uniting them was
+    # right (pairs within a person), for the error estimates in pairs
+    con.register("pair_join_df", pd.DataFrame({
+        "unique_id_l": within["unique_id_l"], "unique_id_r": within["unique_id_r"],
+        "join_event": events}))
+    create_table(con, "person evidence", "pair_decisions_persons", """
+        SELECT d.*,
+               CASE WHEN d.known_two_persons THEN 0.0
+                    WHEN d.decision = 'apart' THEN a.same_person_probability
+                    ELSE 1 - j.false_join_probability END AS person_match_probability
+        FROM pair_decisions AS d
+        JOIN profile_cluster AS cl ON cl.unique_id = d.unique_id_l
+        JOIN profile_cluster AS cr ON cr.unique_id = d.unique_id_r
+        LEFT JOIN persons_apart AS a
+          ON a.cluster_a = least(cl.cluster, cr.cluster)
+         AND a.cluster_b = greatest(cl.cluster, cr.cluster)
+        LEFT JOIN pair_join_df AS pj
+          ON pj.unique_id_l = d.unique_id_l AND pj.unique_id_r = d.unique_id_r
+        LEFT JOIN person_joins AS j ON j.join_event = pj.join_event""")
+    con.unregister("pair_join_df")
+    con.execute("DROP TABLE pair_decisions")
+    con.execute("ALTER TABLE pair_decisions_persons RENAME TO pair_decisions")
 
 
 def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,

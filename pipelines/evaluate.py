@@ -153,7 +153,7 @@ def linkage_errors(con: Any, database: Path) -> dict[str, Any]:
             AS expected_false_matches,
         count(*) FILTER (WHERE decision = 'apart' AND NOT known_two_persons AND same)
             AS missed_matches,
-        round(sum(one_to_one_probability) FILTER (WHERE decision = 'apart'
+        round(sum(person_match_probability) FILTER (WHERE decision = 'apart'
                                              AND NOT known_two_persons), 1)
             AS expected_missed_matches"""
     con.execute("""CREATE TABLE decided AS

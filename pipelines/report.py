@@ -143,7 +143,10 @@ def render_report(q: dict[str, Any]) -> str:
         + "<h3>Expected errors by source pair</h3><p class='note'>Model-based, as fastLink "
         "reports them, in scored pairs of identity profiles: expected false matches = sum of "
         "1-p over the links kept; expected missed matches = sum of p over pairs left in "
-        "different persons (pairs of two records of one duplicate-free source excluded). "
+        "different persons (pairs of two records of one duplicate-free source excluded); "
+        "p is a link's one-to-one probability, and for a pair left apart the probability that "
+        "its two groups of records are one person (all the pairs between two groups are "
+        "matches or none is). "
         "Measure them with <code>miglink review</code>.</p>"
         + table(link.get("errors_by_source_pair", []))
         + "<h3>Blocking</h3><p class='note'>Pairs each rule adds (pairs an earlier rule made "

@@ -76,3 +76,26 @@ def test_a_join_is_weighed_by_every_pair_it_united():
     assert rows[0][:2] == (1, pytest.approx(30.0))
     assert rows[1] == (2, pytest.approx(6.0), pytest.approx(1 / 65))
     assert con.sql("SELECT count(*) FROM persons_apart").fetchall() == [(0,)]
+
+
+def test_each_scored_pair_takes_its_two_groups_probability():
+    # the census record 3 is one person with the others with probability 2/3 (mean +1 bit):
+    # both its pairs, +4 and -2 bits on their own, count 2/3 of a missed match each; the
+    # links count one minus their join's false probability (one pair each: its own weight)
+    con = _run([(0, "population_register"), (1, "activity"), (2, "activity"), (3, "census")],
+               [(0, 1, 20.0), (1, 2, 12.0), (0, 3, 4.0), (2, 3, -2.0)])
+    rows = dict(((a, b), p) for a, b, p in con.sql(
+        "SELECT unique_id_l, unique_id_r, person_match_probability FROM pair_decisions"
+    ).fetchall())
+    assert rows[(0, 3)] == pytest.approx(2 / 3) and rows[(2, 3)] == pytest.approx(2 / 3)
+    assert rows[(0, 1)] == pytest.approx(1 / (1 + 2.0 ** -20))
+    assert rows[(1, 2)] == pytest.approx(1 / (1 + 2.0 ** -12))
+
+
+def test_pairs_of_two_persons_each_with_a_census_record_count_no_missed_match():
+    con = _run([(0, "census"), (1, "activity"), (2, "census"), (3, "activity")],
+               [(0, 1, 20.0), (2, 3, 20.0), (1, 3, 5.0), (0, 2, 9.0)])
+    rows = dict(((a, b), p) for a, b, p in con.sql(
+        "SELECT unique_id_l, unique_id_r, person_match_probability FROM pair_decisions"
+    ).fetchall())
+    assert rows[(1, 3)] == 0.0 and rows[(0, 2)] == 0.0
