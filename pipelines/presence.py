@@ -179,6 +179,14 @@ def cover_spells_sql(typed: dict[str, str]) -> str:
                          "FALSE AS residence_registration")
 
 
+# each residence permit with the latest end among the person's earlier permits: a permit
+# starting at that end is a renewal, one starting well after it a new (first) permit
+_PERMITS = """(SELECT person_id, spell_start,
+             MAX(COALESCE(spell_end, {open_end})) OVER (
+                 PARTITION BY person_id ORDER BY spell_start, spell_end
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+      FROM cover_spell WHERE source = 'residence_permits') AS p"""
+
 _DAYS = "date_diff('day', DATE '1970-01-01', {col})"
 
 
@@ -209,11 +217,7 @@ def build_evidence(con: Any, typed: dict[str, str]) -> None:
     run_stage(con, "evidence", render("""
         INSERT INTO evidence_point
         SELECT person_id, spell_start, 'permit_renewal'
-        FROM (SELECT person_id, spell_start,
-                     MAX(COALESCE(spell_end, {open_end})) OVER (
-                         PARTITION BY person_id ORDER BY spell_start, spell_end
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
-              FROM cover_spell WHERE source = 'residence_permits') AS p
+        FROM """ + _PERMITS + """
         WHERE abs(spell_start - reach) <= {expiry_days}""",
         open_end=OPEN_END, expiry_days=EXPIRY_DAYS))
 
@@ -234,11 +238,7 @@ _REGISTRATIONS = """registrations AS (   -- registrations from abroad, first per
 SELECT source, person_id, day FROM evidence_point WHERE source LIKE '%_from_abroad'
 UNION ALL
 SELECT 'residence_permits' AS source, person_id, spell_start AS day
-FROM (SELECT person_id, spell_start,
-             MAX(COALESCE(spell_end, {open_end})) OVER (
-                 PARTITION BY person_id ORDER BY spell_start, spell_end
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
-      FROM cover_spell WHERE source = 'residence_permits') AS p
+FROM """ + _PERMITS + """
 WHERE reach IS NULL OR spell_start > reach + {join_days}
 )"""
 _REGISTRATION_LAG = "WITH " + _REGISTRATIONS + """,
