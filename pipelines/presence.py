@@ -273,6 +273,11 @@ FROM pairs GROUP BY kind HAVING count(*) >= {min_pairs}
 """
 
 
+# evidence that the person arrived from abroad that day: a crossing in, a registration from
+# abroad, an arrival dated back from one or from a first permit
+_ARRIVAL = ("source = 'border_crossings_in' OR source = 'estimated_arrival' "
+            "OR source LIKE '%_from_abroad'")
+
 _ABSENCE_LENGTH = """
 WITH moves AS (   -- evidence of presence, and departures by border crossing
     SELECT person_id, day, source FROM evidence_point
@@ -282,10 +287,12 @@ WITH moves AS (   -- evidence of presence, and departures by border crossing
 ordered AS (
     SELECT person_id, day, source,
            LEAD(day) OVER (PARTITION BY person_id
-                           ORDER BY day, CASE WHEN source = 'departure' THEN 1 ELSE 0 END)
+                           ORDER BY day, CASE WHEN source = 'departure' THEN 1 ELSE 0 END,
+                                    source)
                AS next_day,
            LEAD(source) OVER (PARTITION BY person_id
-                              ORDER BY day, CASE WHEN source = 'departure' THEN 1 ELSE 0 END)
+                              ORDER BY day, CASE WHEN source = 'departure' THEN 1 ELSE 0 END,
+                                    source)
                AS next_source
     FROM moves
 ),
@@ -313,8 +320,7 @@ ABSENCE_MIN_TRIPS = 30
 _RETURN_TRACE = """
 WITH points AS (
     SELECT person_id, day,
-           bool_or(source = 'border_crossings_in' OR source = 'estimated_arrival'
-                   OR source LIKE '%_from_abroad') AS arrival,
+           bool_or(""" + _ARRIVAL + """) AS arrival,
            bool_or(source = 'border_crossings_out') AS eve_of_departure
     FROM evidence_point GROUP BY person_id, day
 ),
@@ -399,8 +405,7 @@ def add_estimated_arrivals(con: Any) -> None:
 _PRESENCE = """
 WITH observed_points AS (
     SELECT person_id, day,
-           bool_or(source = 'border_crossings_in' OR source = 'estimated_arrival'
-                   OR source LIKE '%_from_abroad') AS arrival,
+           bool_or(""" + _ARRIVAL + """) AS arrival,
            bool_or(source = 'border_crossings_out') AS eve_of_departure,
            bool_or(source = 'permit_renewal') AS renewal
     FROM evidence_point WHERE day <= {as_of} GROUP BY person_id, day
