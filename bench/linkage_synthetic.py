@@ -33,12 +33,12 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+from _work import work_folder
 
 MIGLINK = [sys.executable, "-m", "pipelines.cli"]
 THRESHOLD = 0.99
@@ -173,40 +173,40 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
-    work = args.work or Path(tempfile.mkdtemp(prefix="miglink-bench-linkage-"))
-    data = work / "data"
-    if not (data / "truth").exists():
-        _miglink(["synth", "--persons", str(args.persons), "--seed", str(args.seed),
-                  "--out", str(data)])
-    con = _records(data)
-    con.register("renderings_df", _clean_renderings(data))
-    con.execute("CREATE TABLE renderings AS SELECT * FROM renderings_df")
-    figures: dict = {"persons": args.persons, "seed": args.seed,
-                     "records": con.sql("SELECT count(*) FROM records").fetchall()[0][0]}
+    with work_folder(args.work, "miglink-bench-linkage-") as work:
+        data = work / "data"
+        if not (data / "truth").exists():
+            _miglink(["synth", "--persons", str(args.persons), "--seed", str(args.seed),
+                      "--out", str(data)])
+        con = _records(data)
+        con.register("renderings_df", _clean_renderings(data))
+        con.execute("CREATE TABLE renderings AS SELECT * FROM renderings_df")
+        figures: dict = {"persons": args.persons, "seed": args.seed,
+                         "records": con.sql("SELECT count(*) FROM records").fetchall()[0][0]}
 
-    seconds, log = _miglink(["run", str(data), "--out", str(work / "out")])
-    _miglink(["evaluate", str(work / "out"), "--truth", str(data / "truth")])
-    evaluation = json.loads((work / "out" / "evaluation.json").read_text())
-    figures["miglink"] = {**score(con, pd.read_parquet(work / "out" / "person_records.parquet")),
-                          "run_seconds": round(seconds, 1), "link_seconds": _link_seconds(log),
-                          "errors": {k: v for k, v in evaluation["linkage_errors"].items()
-                                     if k != "by_source_pair"}}
+        seconds, log = _miglink(["run", str(data), "--out", str(work / "out")])
+        _miglink(["evaluate", str(work / "out"), "--truth", str(data / "truth")])
+        evaluation = json.loads((work / "out" / "evaluation.json").read_text())
+        figures["miglink"] = {**score(con, pd.read_parquet(work / "out" / "person_records.parquet")),
+                              "run_seconds": round(seconds, 1), "link_seconds": _link_seconds(log),
+                              "errors": {k: v for k, v in evaluation["linkage_errors"].items()
+                                         if k != "by_source_pair"}}
 
-    person_records, seconds = plain_splink(con)
-    figures["plain_splink"] = {**score(con, person_records), "link_seconds": round(seconds, 1)}
+        person_records, seconds = plain_splink(con)
+        figures["plain_splink"] = {**score(con, person_records), "link_seconds": round(seconds, 1)}
 
-    key_env = {"MIGLINK_BENCH_KEY": "bench-key-" + "k" * 32}
-    _miglink(["encode", str(data), "--out", str(work / "encoded"), "--key-env",
-              "MIGLINK_BENCH_KEY"], key_env)
-    seconds, log = _miglink(["run", str(work / "encoded"), "--out", str(work / "out_encoded")])
-    encoded = score(con, pd.read_parquet(work / "out_encoded" / "person_records.parquet"))
-    figures["miglink_encoded"] = {**encoded, "run_seconds": round(seconds, 1),
-                                  "link_seconds": _link_seconds(log),
-                                  "f1_loss": figures["miglink"]["f1"] - encoded["f1"]}
+        key_env = {"MIGLINK_BENCH_KEY": "bench-key-" + "k" * 32}
+        _miglink(["encode", str(data), "--out", str(work / "encoded"), "--key-env",
+                  "MIGLINK_BENCH_KEY"], key_env)
+        seconds, log = _miglink(["run", str(work / "encoded"), "--out", str(work / "out_encoded")])
+        encoded = score(con, pd.read_parquet(work / "out_encoded" / "person_records.parquet"))
+        figures["miglink_encoded"] = {**encoded, "run_seconds": round(seconds, 1),
+                                      "link_seconds": _link_seconds(log),
+                                      "f1_loss": figures["miglink"]["f1"] - encoded["f1"]}
 
-    target = Path(__file__).parent / "results" / f"linkage_{args.persons}_seed{args.seed}.json"
-    target.write_text(json.dumps(figures, indent=1))
-    print(json.dumps(figures, indent=1))
+        target = Path(__file__).parent / "results" / f"linkage_{args.persons}_seed{args.seed}.json"
+        target.write_text(json.dumps(figures, indent=1))
+        print(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

@@ -21,12 +21,12 @@ import json
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _work import work_folder
 
 THRESHOLD = 0.99
 
@@ -96,22 +96,22 @@ def main() -> None:
     if args.child:
         cluster(args.folder, args.child == "one_to_one")
         return
-    folder = Path(tempfile.mkdtemp(prefix="miglink-121-"))
-    make_pairs(args.records, args.seed, folder)
-    figures: dict = {"records_per_source": args.records,
-                     "scored_pairs": len(pd.read_parquet(folder / "scored_pairs.parquet"))}
-    for mode in ("one_to_one", "components"):
-        started = time.perf_counter()
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        out = subprocess.run([sys.executable, __file__, "--child", mode, "--folder",
-                              str(folder)], check=True, capture_output=True, text=True)
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        figures[mode] = json.loads(out.stdout.strip().splitlines()[-1])
-        figures[mode]["process_seconds"] = round(time.perf_counter() - started, 1)
-        figures[mode]["peak_rss_mb"] = round(max(peak, before) / 1024, 1)
-    target = Path(__file__).parent / "results" / f"one_to_one_{args.records}.json"
-    target.write_text(json.dumps(figures, indent=1))
-    print(json.dumps(figures, indent=1))
+    with work_folder(None, "miglink-121-") as folder:
+        make_pairs(args.records, args.seed, folder)
+        figures: dict = {"records_per_source": args.records,
+                         "scored_pairs": len(pd.read_parquet(folder / "scored_pairs.parquet"))}
+        for mode in ("one_to_one", "components"):
+            started = time.perf_counter()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            out = subprocess.run([sys.executable, __file__, "--child", mode, "--folder",
+                                  str(folder)], check=True, capture_output=True, text=True)
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            figures[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+            figures[mode]["process_seconds"] = round(time.perf_counter() - started, 1)
+            figures[mode]["peak_rss_mb"] = round(max(peak, before) / 1024, 1)
+        target = Path(__file__).parent / "results" / f"one_to_one_{args.records}.json"
+        target.write_text(json.dumps(figures, indent=1))
+        print(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

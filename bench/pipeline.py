@@ -16,9 +16,10 @@ import json
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from _work import work_folder
 
 MIGLINK = [sys.executable, "-m", "pipelines.cli"]
 
@@ -38,28 +39,28 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
-    work = args.work or Path(tempfile.mkdtemp(prefix="miglink-bench-"))
-    data, out = work / "data", work / "out"
-    figures = {"persons": args.persons, "seed": args.seed}
-    figures["synth"] = timed([*MIGLINK, "synth", "--persons", str(args.persons),
-                              "--seed", str(args.seed), "--out", str(data)])
-    figures["run"] = timed([*MIGLINK, "run", str(data), "--out", str(out)])
-    figures["evaluate"] = timed([*MIGLINK, "evaluate", str(out), "--truth", str(data / "truth")])
-    quality = json.loads((out / "quality.json").read_text())
-    figures["stages"] = quality["stages"]
-    evaluation = json.loads((out / "evaluation.json").read_text())
-    figures["scores"] = {
-        "persons": {k: evaluation["persons"][k] for k in ("precision", "recall", "f1")},
-        "events": {r: {k: e[k] for k in ("precision", "recall", "f1", "predicted", "actual")}
-                   for r, e in evaluation["events"].items()},
-        "annual_flow_mean_abs_relative_error":
-            evaluation["annual_flows"]["mean_absolute_relative_error"],
-        "register_over_coverage_rate": quality["register_coverage"]["over_coverage_rate"],
-        "nowcast_backtest": quality["nowcast_backtest"],
-    }
-    target = Path(__file__).parent / "results" / f"pipeline_{args.persons}_seed{args.seed}.json"
-    target.write_text(json.dumps(figures, indent=1))
-    print(json.dumps(figures, indent=1))
+    with work_folder(args.work, "miglink-bench-") as work:
+        data, out = work / "data", work / "out"
+        figures = {"persons": args.persons, "seed": args.seed}
+        figures["synth"] = timed([*MIGLINK, "synth", "--persons", str(args.persons),
+                                  "--seed", str(args.seed), "--out", str(data)])
+        figures["run"] = timed([*MIGLINK, "run", str(data), "--out", str(out)])
+        figures["evaluate"] = timed([*MIGLINK, "evaluate", str(out), "--truth", str(data / "truth")])
+        quality = json.loads((out / "quality.json").read_text())
+        figures["stages"] = quality["stages"]
+        evaluation = json.loads((out / "evaluation.json").read_text())
+        figures["scores"] = {
+            "persons": {k: evaluation["persons"][k] for k in ("precision", "recall", "f1")},
+            "events": {r: {k: e[k] for k in ("precision", "recall", "f1", "predicted", "actual")}
+                       for r, e in evaluation["events"].items()},
+            "annual_flow_mean_abs_relative_error":
+                evaluation["annual_flows"]["mean_absolute_relative_error"],
+            "register_over_coverage_rate": quality["register_coverage"]["over_coverage_rate"],
+            "nowcast_backtest": quality["nowcast_backtest"],
+        }
+        target = Path(__file__).parent / "results" / f"pipeline_{args.persons}_seed{args.seed}.json"
+        target.write_text(json.dumps(figures, indent=1))
+        print(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":
