@@ -481,7 +481,8 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
     pairs between them, with ``same_person_probability`` (0 when both hold a record of one
     duplicate-free source, which cannot be one person's). ``pair_decisions`` gains
     ``person_match_probability``: each scored pair's probability of being a match read off
-    its two groups (pairs between the same two groups are all matches or all not).
+    its two groups (pairs between the same two groups are all matches or all not), and
+    ``join_event``: for a pair within a person, the join that united its two groups.
     """
     within = con.sql("""
         SELECT unique_id_l, unique_id_r, one_to_one_weight FROM pair_decisions
@@ -531,7 +532,7 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
         "unique_id_l": within["unique_id_l"], "unique_id_r": within["unique_id_r"],
         "join_event": events}))
     create_table(con, "person evidence", "pair_decisions_persons", """
-        SELECT d.*,
+        SELECT d.*, CAST(pj.join_event AS BIGINT) AS join_event,
                CASE WHEN d.known_two_persons THEN 0.0
                     WHEN d.decision = 'apart' THEN a.same_person_probability
                     ELSE 1 - j.false_join_probability END AS person_match_probability

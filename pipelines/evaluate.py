@@ -92,7 +92,13 @@ def evaluate(out: Path, truth: Path, tolerance_days: int = TOLERANCE_DAYS) -> di
     if coverage:
         result["register_over_coverage"] = coverage
     if (out / "miglink.duckdb").exists():
-        result["linkage_errors"] = linkage_errors(con, out / "miglink.duckdb")
+        result["linkage_errors"] = errors = linkage_errors(con, out / "miglink.duckdb")
+        estimated = json.loads((out / "quality.json").read_text())["linkage"]
+        for kind in ("false_matches", "missed_matches"):
+            interval = estimated.get(f"expected_{kind}_interval")
+            if interval:
+                errors[f"expected_{kind}_interval"] = interval
+                errors[f"{kind}_in_interval"] = interval[0] <= errors[kind] <= interval[1]
     (out / "evaluation.json").write_text(json.dumps(result, indent=1, default=str))
     return result
 
@@ -264,6 +270,11 @@ def _annual_flows(con: Any, window_start: str, as_of: str) -> dict[str, Any]:
             "by_year": table}
 
 
+def _interval(errors: dict[str, Any], kind: str) -> str:
+    interval = errors.get(f"expected_{kind}_interval")
+    return f", 90% interval {interval[0]:,.0f}-{interval[1]:,.0f}" if interval else ""
+
+
 def format_evaluation(result: dict[str, Any]) -> str:
     p = result["persons"]
     lines = [f"persons pairwise: precision {p['precision']:.4f}  recall {p['recall']:.4f}  "
@@ -282,10 +293,10 @@ def format_evaluation(result: dict[str, Any]) -> str:
                          f"{int(e['split_persons']):,} (model expects "
                          f"{e['expected_split_persons']:,.0f})")
         lines.append(f"linkage errors: false matches {int(e['false_matches']):,} (model expects "
-                     f"{e['expected_false_matches']:,.0f}), missed matches "
-                     f"{int(e['missed_matches']):,} (model expects "
-                     f"{e['expected_missed_matches']:,.0f}); blocking recall "
-                     f"{e['blocking_recall']:.4f}")
+                     f"{e['expected_false_matches']:,.0f}{_interval(e, 'false_matches')}), "
+                     f"missed matches {int(e['missed_matches']):,} (model expects "
+                     f"{e['expected_missed_matches']:,.0f}{_interval(e, 'missed_matches')}); "
+                     f"blocking recall {e['blocking_recall']:.4f}")
     coverage = result.get("register_over_coverage")
     if coverage and coverage["true_over_coverage_rate"] is not None \
             and coverage["estimated_over_coverage_rate"] is not None:

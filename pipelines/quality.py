@@ -9,6 +9,8 @@ import datetime as dt
 import math
 from typing import Any
 
+import numpy as np
+
 from pipelines.sql import from_day_number
 
 
@@ -119,11 +121,61 @@ def linkage_error_estimates(con: Any) -> dict[str, Any]:
                (SELECT count(*) FROM persons_apart) AS person_pairs_apart,
                (SELECT coalesce(sum(same_person_probability), 0) FROM persons_apart)
                    AS expected_split_persons""")[0])
+    # the counts are lumpy: a wrong join makes every link it carries false at once, and two
+    # persons left apart hide all the pairs between them
+    overall["expected_false_matches_interval"] = error_count_interval(*_group_columns(con, """
+        SELECT count(*), avg(1 - one_to_one_probability) FROM pair_decisions
+        WHERE decision = 'link' GROUP BY join_event"""))
+    overall["expected_missed_matches_interval"] = error_count_interval(*_group_columns(con, """
+        SELECT scored_pairs, same_person_probability FROM persons_apart
+        WHERE same_person_probability > 0"""))
     overall["errors_by_source_pair"] = _rows(con, f"""
         SELECT least(source_l, source_r) AS source_a, greatest(source_l, source_r) AS source_b,
                {ERROR_SQL}
         FROM pair_decisions GROUP BY ALL ORDER BY ALL""")
     return overall
+
+
+def _group_columns(con: Any, sql: str) -> tuple[np.ndarray, np.ndarray]:
+    rows = con.sql(sql).fetchnumpy()
+    sizes, probabilities = rows.values()
+    return np.asarray(sizes, dtype=np.int64), np.asarray(probabilities, dtype=float)
+
+
+def error_count_interval(sizes: np.ndarray, probabilities: np.ndarray, level: float = 0.9,
+                         draws: int = 4000, seed: int = 0) -> list[float]:
+    """Central ``level`` interval of an error count made of groups that are wrong as a whole.
+
+    Group j holds ``sizes[j]`` pairs that are all errors with probability
+    ``probabilities[j]`` (the links a join carries, the pairs between two persons kept
+    apart), independently of the other groups. The count is simulated ``draws`` times with a
+    fixed seed (the same run gives the same interval); its mean is the expected count.
+    Likely groups (p >= 0.05, few) are drawn directly; an unlikely group is wrong in
+    Binomial(draws, p) of the draws, chosen at random without repeats, so that the
+    hundreds of thousands of near-certain links cost no more than their expected errors.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    p = np.clip(np.nan_to_num(np.asarray(probabilities, dtype=float)), 0.0, 1.0)
+    rng = np.random.default_rng(seed)
+    totals = np.zeros(draws)
+    likely = np.flatnonzero(p >= 0.05)
+    for chunk in np.array_split(likely, max(1, likely.size // 2000)):
+        if chunk.size:
+            totals += (rng.random((draws, chunk.size)) < p[chunk]) @ sizes[chunk]
+    unlikely = np.flatnonzero((p > 0) & (p < 0.05))
+    wanted = rng.binomial(draws, p[unlikely])
+    chosen = np.zeros(0, dtype=np.int64)  # group position * draws + draw
+    missing = wanted
+    while missing.any():
+        group = np.repeat(np.arange(unlikely.size), missing)
+        chosen = np.sort(np.concatenate([chosen,
+                                         group * draws + rng.integers(0, draws, group.size)]))
+        chosen = chosen[np.r_[True, chosen[1:] != chosen[:-1]]]
+        missing = wanted - np.bincount(chosen // draws, minlength=unlikely.size)
+    totals += np.bincount(chosen % draws, weights=sizes[unlikely][chosen // draws],
+                          minlength=draws)
+    tail = (1 - level) / 2
+    return [round(float(v), 1) for v in np.quantile(totals, [tail, 1 - tail])]
 
 
 def blocking_analysis(con: Any) -> list[dict[str, Any]]:

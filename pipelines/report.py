@@ -112,6 +112,12 @@ def _link_matrix(rates: list[dict[str, Any]]) -> str:
     return table(rows, ["source", *sources])
 
 
+def _error_total(link: dict[str, Any], kind: str) -> dict[str, Any]:
+    interval = link.get(f"expected_{kind}_interval") or [None, None]
+    return {"errors": kind.replace("_", " "), "expected": link.get(f"expected_{kind}"),
+            "90% interval from": interval[0], "to": interval[1]}
+
+
 def render_report(q: dict[str, Any]) -> str:
     run = q["run"]
     link = q["linkage"]
@@ -147,7 +153,10 @@ def render_report(q: dict[str, Any]) -> str:
         "p is a link's one-to-one probability, and for a pair left apart the probability that "
         "its two groups of records are one person (all the pairs between two groups are "
         "matches or none is). "
-        "Measure them with <code>miglink review</code>.</p>"
+        "Measure them with <code>miglink review</code>. The 90% intervals of the totals "
+        "count each join as right or wrong with all the links it carries, and each two "
+        "persons kept apart with all the pairs between them: these counts come in lumps.</p>"
+        + table([_error_total(link, "false_matches"), _error_total(link, "missed_matches")])
         + table(link.get("errors_by_source_pair", []))
         + "<h3>Blocking</h3><p class='note'>Pairs each rule adds (pairs an earlier rule made "
         "are not counted again), links among them, the largest block, and profiles whose key "

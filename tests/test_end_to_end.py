@@ -73,6 +73,12 @@ def test_scores_against_truth_reach_floors(run):
     split = errors["split_persons"]
     assert split > 0
     assert abs(errors["expected_split_persons"] - split) <= max(0.2 * split, 2 * split ** 0.5)
+    # the pair counts' intervals (lumps: a join's links, the pairs between two persons) hold
+    # their expected counts, and evaluate says whether the true count fell inside
+    for kind in ("false_matches", "missed_matches"):
+        lo, hi = errors[f"expected_{kind}_interval"]
+        assert lo <= errors[f"expected_{kind}"] <= hi, (kind, lo, hi)
+        assert errors[f"{kind}_in_interval"] == (lo <= errors[kind] <= hi)
 
 
 def test_persons_first_seen_in_the_window_are_flagged(run):
