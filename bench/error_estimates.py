@@ -1,0 +1,75 @@
+"""Benchmark: the linkage error estimates without labels against the truth, over many worlds.
+
+Run by hand (never from the tests):
+
+    .venv/bin/python bench/error_estimates.py --persons 20000 --seeds 1 2 3 4 5 6 7 8 \
+        --hard-seeds 2 3 4 5 6
+
+For every world (``synth``, ``run``, ``evaluate``) it keeps the true and expected false and
+missed matches (scored pairs of identity profiles), whether the true count fell in the
+estimate's 90% interval, and the same in persons (false joins, split persons); then the
+totals over all worlds. One world says little about false matches: they come in lumps (a
+wrong join makes every link it carries false), so the totals are the check of bias and the
+interval hits the check of spread. Figures to ``bench/results/error_estimates_N.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from _work import work_folder
+
+MIGLINK = [sys.executable, "-m", "pipelines.cli"]
+COUNTS = ("false_matches", "expected_false_matches", "missed_matches",
+          "expected_missed_matches", "false_joins", "expected_false_joins", "split_persons",
+          "expected_split_persons")
+
+
+def world_errors(persons: int, seed: int, world: str, work: Path) -> dict:
+    data, out = work / f"{world}_{seed}" / "data", work / f"{world}_{seed}" / "out"
+    for command in (["synth", "--persons", str(persons), "--seed", str(seed), "--world", world,
+                     "--out", str(data)],
+                    ["run", str(data), "--out", str(out)],
+                    ["evaluate", str(out), "--truth", str(data / "truth")]):
+        subprocess.run([*MIGLINK, *command], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    errors = json.loads((out / "evaluation.json").read_text())["linkage_errors"]
+    row = {"world": world, "seed": seed, **{k: errors[k] for k in COUNTS}}
+    for kind in ("false_matches", "missed_matches"):
+        row[f"expected_{kind}_interval"] = errors[f"expected_{kind}_interval"]
+        row[f"{kind}_in_interval"] = errors[f"{kind}_in_interval"]
+        row[f"{kind}_relative_error"] = (errors[f"expected_{kind}"] / errors[kind] - 1
+                                         if errors[kind] else None)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--persons", type=int, default=20000)
+    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3, 4, 5, 6, 7, 8])
+    parser.add_argument("--hard-seeds", type=int, nargs="*", default=[2, 3, 4, 5, 6])
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    worlds = [(s, "default") for s in args.seeds] + [(s, "hard") for s in args.hard_seeds]
+    with work_folder(args.work, "miglink-bench-errors-") as work:
+        rows = []
+        for seed, world in worlds:
+            rows.append(world_errors(args.persons, seed, world, work))
+            print(json.dumps(rows[-1]), flush=True)
+    totals = {k: round(sum(r[k] for r in rows), 1) for k in COUNTS}
+    for kind in ("false_matches", "missed_matches"):
+        totals[f"{kind}_relative_error"] = (totals[f"expected_{kind}"] / totals[kind] - 1
+                                            if totals[kind] else None)
+        totals[f"{kind}_in_interval"] = sum(r[f"{kind}_in_interval"] for r in rows)
+    figures = {"persons": args.persons, "worlds": rows, "totals": totals}
+    target = Path(__file__).parent / "results" / f"error_estimates_{args.persons}.json"
+    target.write_text(json.dumps(figures, indent=1))
+    print(json.dumps(totals, indent=1))
+
+
+if __name__ == "__main__":
+    main()
