@@ -125,10 +125,10 @@ def linkage_error_estimates(con: Any) -> dict[str, Any]:
     # persons left apart hide all the pairs between them
     overall["expected_false_matches_interval"] = error_count_interval(*_group_columns(con, """
         SELECT count(*), avg(1 - one_to_one_probability) FROM pair_decisions
-        WHERE decision = 'link' GROUP BY join_event"""))
+        WHERE decision = 'link' GROUP BY join_event ORDER BY join_event"""))
     overall["expected_missed_matches_interval"] = error_count_interval(*_group_columns(con, """
         SELECT scored_pairs, same_person_probability FROM persons_apart
-        WHERE same_person_probability > 0"""))
+        WHERE same_person_probability > 0 ORDER BY cluster_a, cluster_b"""))
     overall["errors_by_source_pair"] = _rows(con, f"""
         SELECT least(source_l, source_r) AS source_a, greatest(source_l, source_r) AS source_b,
                {ERROR_SQL}
@@ -149,7 +149,8 @@ def error_count_interval(sizes: np.ndarray, probabilities: np.ndarray, level: fl
     Group j holds ``sizes[j]`` pairs that are all errors with probability
     ``probabilities[j]`` (the links a join carries, the pairs between two persons kept
     apart), independently of the other groups. The count is simulated ``draws`` times with a
-    fixed seed (the same run gives the same interval); its mean is the expected count.
+    fixed seed, so the same groups in the same order give the same interval; its mean is the
+    expected count.
     Likely groups (p >= 0.05, few) are drawn directly; an unlikely group is wrong in
     Binomial(draws, p) of the draws, chosen at random without repeats, so that the
     hundreds of thousands of near-certain links cost no more than their expected errors.
