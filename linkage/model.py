@@ -139,6 +139,36 @@ def _person_key_comparison() -> Any:
     )
 
 
+def _origin_comparison() -> Any:
+    """Citizenship and country of birth as one comparison: among two different persons they
+    agree together far more often than their separate rates multiply to (most people are
+    citizens of the country they were born in), so as two comparisons they would count one
+    agreement twice. Levels from strongest to weakest, with each attribute compared only
+    where both sides know it."""
+    def custom(sql: str, label: str) -> Any:
+        return cll.CustomLevel(sql, label, base_dialect_str="duckdb")
+
+    def agree(column: str) -> str:
+        return f'"{column}_l" = "{column}_r"'
+
+    def unknown(column: str) -> str:
+        return f'("{column}_l" IS NULL OR "{column}_r" IS NULL)'
+
+    cit, cob = "citizenship", "country_of_birth"
+    return cl.CustomComparison(
+        [
+            custom(f"{unknown(cit)} AND {unknown(cob)}", "null").configure(is_null_level=True),
+            custom(f"{agree(cit)} AND {agree(cob)}", "citizenship and country of birth agree"),
+            custom(f"({agree(cit)} AND {unknown(cob)}) OR ({agree(cob)} AND {unknown(cit)})",
+                   "the one known agrees"),
+            custom(agree(cob), "same country of birth, another citizenship"),
+            custom(agree(cit), "same citizenship, another country of birth"),
+            cll.ElseLevel(),
+        ],
+        output_column_name="origin",
+    )
+
+
 def _exact(column: str) -> Any:
     return cl.CustomComparison(
         [cll.NullLevel(column), cll.ExactMatchLevel(column), cll.ElseLevel()],
@@ -152,8 +182,7 @@ COMPARISONS = (
     ("birth_date", _birth_date_comparison),
     ("name_bf", _bloom_comparison),
     ("sex", lambda: _exact("sex")),
-    ("citizenship", lambda: _exact("citizenship")),
-    ("country_of_birth", lambda: _exact("country_of_birth")),
+    ("origin", _origin_comparison),
     # where a record places the person: people move, so agreement is weaker evidence
     ("locality", lambda: _exact("locality")),
 )
@@ -231,11 +260,13 @@ def settings(available: set[str], blocking: list[tuple[str, ...]]) -> SettingsCr
     blocks on the capped key columns ``block_0 ..`` of the ``blocking`` rules."""
     needed = {
         "person_key": {"person_key"}, "name": {"full_std"},
-        "birth_date": {"birth_year_any"}, "sex": {"sex"}, "citizenship": {"citizenship"},
-        "name_bf": {"full_bf"},
-        "country_of_birth": {"country_of_birth"}, "locality": {"locality"},
+        "birth_date": {"birth_year_any"}, "sex": {"sex"}, "name_bf": {"full_bf"},
+        "origin": {"citizenship", "country_of_birth"}, "locality": {"locality"},
     }
-    comparisons = [make() for name, make in COMPARISONS if needed[name] <= available]
+    # origin compares whichever of its two columns hold data (profiles have both columns)
+    comparisons = [make() for name, make in COMPARISONS
+                   if (needed[name] & available if name == "origin"
+                       else needed[name] <= available)]
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=comparisons,

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from linkage.dependence import base_label
 from schemas.errors import ConfigError, SchemaError, Violation
 
 BANDS = (0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 1.000001)
@@ -260,7 +261,8 @@ def measure(labelled: pd.DataFrame, design_path: Path, seed: int = 1) -> dict[st
 def reestimate_m(labelled: pd.DataFrame, model_json: dict[str, Any],
                  pseudo_count: float = 1.0) -> dict[str, Any]:
     """m of every comparison level from the labelled matches (add-``pseudo_count`` smoothing
-    towards the current m); u and the prior are kept."""
+    towards the current m); u and the prior are kept. Levels split by name agreement
+    (``linkage.dependence``) share their level's m: its matches are counted together."""
     matches = labelled[labelled["is_match"] == 1.0]
     model = json.loads(json.dumps(model_json))
     for comparison in model["comparisons"]:
@@ -270,10 +272,13 @@ def reestimate_m(labelled: pd.DataFrame, model_json: dict[str, Any],
         levels = _levels(comparison)
         positions = [level_of(comparison, float(w)) for w in
                      pd.to_numeric(matches[column], errors="coerce").dropna()]
-        observed = [p for p in positions if p is not None]
+        bases = [base_label(level.get("label_for_charts", "")) for level in levels]
+        observed = [bases[p] for p in positions if p is not None]
+        current = {}
+        for base, level in zip(bases, levels, strict=True):
+            current.setdefault(base, level.get("m_probability", 0.0))
         total = len(observed) + pseudo_count
-        for position, level in enumerate(levels):
-            count = sum(1 for p in observed if p == position)
-            level["m_probability"] = (count + pseudo_count * level.get("m_probability", 0.0)) \
+        for base, level in zip(bases, levels, strict=True):
+            level["m_probability"] = (observed.count(base) + pseudo_count * current[base]) \
                 / total
     return model

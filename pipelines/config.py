@@ -20,7 +20,7 @@ unknown_carry = 92
 sol_lag = 365
 
 [linkage]
-threshold = 0.99           # match probability at which two identity profiles are one person
+threshold = 0.9            # match probability at which two identity profiles are one person
 seed = 42
 
 [tables]

@@ -155,7 +155,7 @@ def linkage_errors(con: Any, database: Path) -> dict[str, Any]:
         GROUP BY unique_id""")
     figures = """
         count(*) FILTER (WHERE decision = 'link' AND NOT same) AS false_matches,
-        round(sum(1 - one_to_one_probability) FILTER (WHERE decision = 'link'), 1)
+        round(sum(1 - person_match_probability) FILTER (WHERE decision = 'link'), 1)
             AS expected_false_matches,
         count(*) FILTER (WHERE decision = 'apart' AND NOT known_two_persons AND same)
             AS missed_matches,

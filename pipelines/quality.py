@@ -74,7 +74,7 @@ def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
 ERROR_SQL = """
     count(*) AS scored_pairs,
     count(*) FILTER (WHERE decision = 'link') AS links,
-    coalesce(sum(1 - one_to_one_probability) FILTER (WHERE decision = 'link'), 0)
+    coalesce(sum(1 - person_match_probability) FILTER (WHERE decision = 'link'), 0)
         AS expected_false_matches,
     coalesce(sum(person_match_probability) FILTER (WHERE decision = 'apart'
                                                  AND NOT known_two_persons), 0)
@@ -86,18 +86,16 @@ def linkage_error_estimates(con: Any) -> dict[str, Any]:
     """Expected false and missed matches from the match probabilities (METHOD.md §4, the
     way fastLink reports FDR and FNR), overall and per source pair.
 
-    Units are scored pairs of identity profiles. False: ``sum(1 - p)`` over the links the
-    clustering kept, p the link's ``one_to_one_probability`` (its match probability once
-    candidates competing for the same record of a duplicate-free source are taken into
-    account). Missed: ``sum(p)`` over scored pairs left in different persons, except pairs
-    known to be two persons (two records of one duplicate-free source), with p the pair's
-    ``person_match_probability``: the probability that its two groups of records are one
-    person, since all the pairs between two groups are matches or none is
-    (``linkage.link.person_evidence``). Summing each pair's own probability there counted a
-    namesake's many sub-threshold pairs as independent chances (+55% at 100,000 persons).
-    Links are not read off their groups: a join's mean weight is pulled down by its records'
-    legitimate disagreements (a changed name) and then counted once per link it carries
-    (+167% on one synthetic world). Pairs joined only through other links are neither.
+    Units are scored pairs of identity profiles, each with p its ``person_match_probability``:
+    the probability that its two groups of records are one person, since all the pairs
+    between two groups are matches or none is (``linkage.link.person_evidence``). False:
+    ``sum(1 - p)`` over the links the clustering kept (p the probability that the join
+    uniting the link's two groups was right). Missed: ``sum(p)`` over scored pairs left in
+    different persons, except pairs known to be two persons (two records of one
+    duplicate-free source). Each pair's own match probability would misjudge both: a
+    namesake's many sub-threshold pairs are not independent chances (+55% missed matches at
+    100,000 persons), and the pairs of persons with many records are underconfident (+330%
+    false matches at 20,000 persons). Pairs joined only through other links are neither.
     Pairs no blocking rule generated are not seen (see ``blocking``).
 
     In persons: ``expected_false_joins`` (of the ``joins`` the clustering made, those that
@@ -124,7 +122,7 @@ def linkage_error_estimates(con: Any) -> dict[str, Any]:
     # the counts are lumpy: a wrong join makes every link it carries false at once, and two
     # persons left apart hide all the pairs between them
     overall["expected_false_matches_interval"] = error_count_interval(*_group_columns(con, """
-        SELECT count(*), avg(1 - one_to_one_probability) FROM pair_decisions
+        SELECT count(*), avg(1 - person_match_probability) FROM pair_decisions
         WHERE decision = 'link' GROUP BY join_event ORDER BY join_event"""))
     overall["expected_missed_matches_interval"] = error_count_interval(*_group_columns(con, """
         SELECT scored_pairs, same_person_probability FROM persons_apart

@@ -1,7 +1,10 @@
 """Error estimates in persons (``linkage.link.person_evidence``): hand-worked cases.
 
 Weights are in bits; two groups of records are one person with probability
-``1 / (1 + 2^-mean weight)`` of the scored pairs between them.
+``1 / (1 + 2^-(mean evidence + prior))``, the evidence of a pair being its weight less its
+pair prior. The hand cases give every pair a prior of 0 bits and the groups an even prior
+(0.5, also 0 bits), so that a group's probability is read off its mean weight; the fitted
+group prior has its own tests (``tests/test_priors.py``).
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ def _run(profiles: list[tuple[int, str]], pairs: list[tuple[int, int, float]],
     con.executemany("INSERT INTO profile_cluster VALUES (?, ?)",
                     [(u, int(result.cluster[u])) for u, _ in profiles])
     con.execute("CREATE TABLE pair_decisions (unique_id_l BIGINT, unique_id_r BIGINT, "
-                "decision VARCHAR, known_two_persons BOOLEAN, one_to_one_weight DOUBLE)")
+                "decision VARCHAR, known_two_persons BOOLEAN, one_to_one_weight DOUBLE, "
+                "prior_bits DOUBLE)")
     source = dict(profiles)
     rows = []
     for a, b, w in pairs:
@@ -44,9 +48,9 @@ def _run(profiles: list[tuple[int, str]], pairs: list[tuple[int, int, float]],
         known = source[a] == source[b] == "census"
         rows.append((a, b, "apart" if apart else ("link" if w >= threshold_weight
                                                  else "joined_through_others"),
-                     known, None if known else w))
-    con.executemany("INSERT INTO pair_decisions VALUES (?, ?, ?, ?, ?)", rows)
-    person_evidence(con, result, ("census",))
+                     known, None if known else w, 0.0))
+    con.executemany("INSERT INTO pair_decisions VALUES (?, ?, ?, ?, ?, ?)", rows)
+    person_evidence(con, result, ("census",), prior=0.5)
     return con
 
 
@@ -55,7 +59,7 @@ def test_two_persons_apart_are_weighed_by_the_mean_weight_between_them():
     # weigh +4 and -2 bits, mean +1, so one person with probability 2/3
     con = _run([(0, "population_register"), (1, "activity"), (2, "activity"), (3, "census")],
                [(0, 1, 20.0), (1, 2, 12.0), (0, 3, 4.0), (2, 3, -2.0)])
-    rows = con.sql("SELECT scored_pairs, mean_weight, same_person_probability "
+    rows = con.sql("SELECT scored_pairs, mean_evidence, same_person_probability "
                    "FROM persons_apart").fetchall()
     assert rows == [(2, pytest.approx(1.0), pytest.approx(2 / 3))]
 
@@ -71,7 +75,7 @@ def test_a_join_is_weighed_by_every_pair_it_united():
     # the pair 0-2 (2 bits, below the threshold): mean 6, false with probability 1/65
     con = _run([(0, "population_register"), (1, "residence_permits"), (2, "activity")],
                [(0, 1, 30.0), (1, 2, 10.0), (0, 2, 2.0)])
-    rows = con.sql("SELECT scored_pairs, mean_weight, false_join_probability "
+    rows = con.sql("SELECT scored_pairs, mean_evidence, false_join_probability "
                    "FROM person_joins ORDER BY join_event").fetchall()
     assert rows[0][:2] == (1, pytest.approx(30.0))
     assert rows[1] == (2, pytest.approx(6.0), pytest.approx(1 / 65))
