@@ -272,6 +272,19 @@ def train_and_score(con: Any, settings: LinkageSettings) -> tuple[str, dict[str,
     return "scored_pairs", linker.misc.save_model_to_json(out_path=None, overwrite=True)
 
 
+def identity_frequencies_sql(column: str) -> str:
+    """SQL: each value of ``column`` in ``profiles`` with its share of the distinct
+    identities (the value with a birth date, or else a birth year, or else neither)."""
+    return f"""
+        WITH identities AS (
+            SELECT DISTINCT "{column}", coalesce(CAST(birth_date AS VARCHAR),
+                                                 CAST(birth_year_any AS VARCHAR)) AS born
+            FROM profiles WHERE "{column}" IS NOT NULL
+        )
+        SELECT "{column}", count(*) / sum(count(*)) OVER () AS "tf_{column}"
+        FROM identities GROUP BY ALL"""
+
+
 def register_identity_frequencies(con: Any, db_api: Any, linker: Linker,
                                   model_json: dict[str, Any]) -> None:
     """Term frequencies of names among distinct identities (name and birth date), not among
@@ -285,14 +298,7 @@ def register_identity_frequencies(con: Any, db_api: Any, linker: Linker,
                if level.get("tf_adjustment_column")}
     for column in sorted(columns):
         table = f"identity_tf_{column}"
-        create_table(con, "score pairs", table, f"""
-            WITH identities AS (
-                SELECT DISTINCT "{column}", coalesce(CAST(birth_date AS VARCHAR),
-                                                     CAST(birth_year_any AS VARCHAR)) AS born
-                FROM profiles WHERE "{column}" IS NOT NULL
-            )
-            SELECT "{column}", count(*) / sum(count(*)) OVER () AS "tf_{column}"
-            FROM identities GROUP BY ALL""")
+        create_table(con, "score pairs", table, identity_frequencies_sql(column))
         linker.table_management.register_term_frequency_lookup(
             db_api.register(table, dataset_display_name=table), column)
 

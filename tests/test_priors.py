@@ -1,5 +1,6 @@
-"""Priors fitted by EM (``linkage.priors``) and u of attributes given names
-(``linkage.dependence``): hand-worked cases and the fixed-point property."""
+"""Priors fitted by EM (``linkage.priors``), u of attributes given names
+(``linkage.dependence``) and name frequencies over identities (``linkage.link``): hand-worked
+cases and the fixed-point property."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkage.dependence import condition_on_names
+from linkage.link import identity_frequencies_sql
 from linkage.priors import LOWEST, fit_prior, logit2, profile_pairs, source_pair_priors
 
 
@@ -97,3 +99,16 @@ def test_namesakes_born_years_apart_give_the_u_of_sex_given_the_name():
     assert levels[2]["sql_condition"] == '"full_skel_l" = "full_skel_r"'
     assert [lv.get("m_probability") for lv in levels[1:]] == [0.99, 0.01, 0.99, 0.01]
     assert levels[3]["u_probability"] == 0.5  # pairs without the same names keep their u
+
+
+def test_name_frequencies_count_identities_not_profiles():
+    # one person seen in six sources (six profiles, one name, one birth date) and two other
+    # persons sharing another name: counted over identities, 1 of 3 and 2 of 3
+    rows = [(i, "anna|ivanova", "1980-01-02", 1980) for i in range(6)]
+    rows += [(6, "olga|petrova", "1970-05-06", 1970), (7, "olga|petrova", None, 1991)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE profiles (unique_id BIGINT, full_std VARCHAR, "
+                "birth_date DATE, birth_year_any INTEGER)")
+    con.executemany("INSERT INTO profiles VALUES (?, ?, ?, ?)", rows)
+    shares = dict(con.sql(identity_frequencies_sql("full_std")).fetchall())
+    assert shares == {"anna|ivanova": pytest.approx(1 / 3), "olga|petrova": pytest.approx(2 / 3)}
