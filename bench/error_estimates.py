@@ -10,7 +10,8 @@ missed matches (scored pairs of identity profiles), whether the true count fell 
 estimate's 90% interval, and the same in persons (false joins, split persons); then the
 totals over all worlds. One world says little about false matches: they come in lumps (a
 wrong join makes every link it carries false), so the totals are the check of bias and the
-interval hits the check of spread. Figures to ``bench/results/error_estimates_N.json``.
+interval hits the check of spread. Each world's persons and events F1 are kept beside (``--config`` runs every world with one
+run config). Figures to ``bench/results/error_estimates_N.json``.
 """
 
 from __future__ import annotations
@@ -29,16 +30,22 @@ COUNTS = ("false_matches", "expected_false_matches", "missed_matches",
           "expected_split_persons")
 
 
-def world_errors(persons: int, seed: int, world: str, work: Path) -> dict:
+def world_errors(persons: int, seed: int, world: str, work: Path,
+                 config: Path | None = None) -> dict:
     data, out = work / f"{world}_{seed}" / "data", work / f"{world}_{seed}" / "out"
+    configured = ["--config", str(config)] if config else []
     for command in (["synth", "--persons", str(persons), "--seed", str(seed), "--world", world,
                      "--out", str(data)],
-                    ["run", str(data), "--out", str(out)],
+                    ["run", str(data), "--out", str(out), *configured],
                     ["evaluate", str(out), "--truth", str(data / "truth")]):
         subprocess.run([*MIGLINK, *command], check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
-    errors = json.loads((out / "evaluation.json").read_text())["linkage_errors"]
-    row = {"world": world, "seed": seed, **{k: errors[k] for k in COUNTS}}
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    errors = evaluation["linkage_errors"]
+    row = {"world": world, "seed": seed, **{k: errors[k] for k in COUNTS},
+           "persons_f1": evaluation["persons"]["f1"],
+           **{f"events_f1_{rule}": figures["f1"]
+              for rule, figures in evaluation["events"].items()}}
     for kind in ("false_matches", "missed_matches"):
         row[f"expected_{kind}_interval"] = errors[f"expected_{kind}_interval"]
         row[f"{kind}_in_interval"] = errors[f"{kind}_in_interval"]
@@ -53,18 +60,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3, 4, 5, 6, 7, 8])
     parser.add_argument("--hard-seeds", type=int, nargs="*", default=[2, 3, 4, 5, 6])
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--config", type=Path, default=None, help="a run config (TOML)")
     args = parser.parse_args()
     worlds = [(s, "default") for s in args.seeds] + [(s, "hard") for s in args.hard_seeds]
     with work_folder(args.work, "miglink-bench-errors-") as work:
         rows = []
         for seed, world in worlds:
-            rows.append(world_errors(args.persons, seed, world, work))
+            rows.append(world_errors(args.persons, seed, world, work, args.config))
             print(json.dumps(rows[-1]), flush=True)
     totals = {k: round(sum(r[k] for r in rows), 1) for k in COUNTS}
     for kind in ("false_matches", "missed_matches"):
         totals[f"{kind}_relative_error"] = (totals[f"expected_{kind}"] / totals[kind] - 1
                                             if totals[kind] else None)
         totals[f"{kind}_in_interval"] = sum(r[f"{kind}_in_interval"] for r in rows)
+    for f1 in [k for k in rows[0] if k.endswith("f1") or "_f1_" in k]:
+        totals[f"mean_{f1}"] = sum(r[f1] for r in rows) / len(rows)
+        totals[f"min_{f1}"] = min(r[f1] for r in rows)
     figures = {"persons": args.persons, "worlds": rows, "totals": totals}
     target = Path(__file__).parent / "results" / f"error_estimates_{args.persons}.json"
     target.write_text(json.dumps(figures, indent=1))

@@ -24,7 +24,7 @@ from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 from linkage.link import LinkageSettings, link_sources
 
-THRESHOLD = 0.99
+THRESHOLD = LinkageSettings().threshold  # the product's default, for both Splink models
 
 
 def scores(predicted: set[tuple[str, str]], truth: set[tuple[str, str]], seconds: float

@@ -11,7 +11,7 @@ On one synthetic population, in one run:
   names as recorded, ``DateOfBirthComparison``, exact sex, citizenship, country of birth,
   locality and person_key), blocking on person_key, names, birth date; prior, u by random sampling and m by
   EM as Splink's tutorials do; clusters by ``cluster_pairwise_predictions_at_threshold``
-  at the same threshold (0.99). Records with identical identity columns are given to Splink
+  at the same threshold (the default, 0.9). Records with identical identity columns are given to Splink
   once (any user would), then mapped back;
 * **miglink on encoded names**: ``miglink encode`` (HMAC keys, Bloom filters) then
   ``miglink run``.
@@ -40,8 +40,10 @@ import duckdb
 import pandas as pd
 from _work import work_folder
 
+from linkage.link import LinkageSettings
+
 MIGLINK = [sys.executable, "-m", "pipelines.cli"]
-THRESHOLD = 0.99
+THRESHOLD = LinkageSettings().threshold  # the product's default, for the baseline too
 SOURCES = ("population_register", "aliens_register", "residence_permits", "census", "survey",
            "border_crossings", "activity")
 IDENTITY = ("person_key", "first_name", "last_name", "birth_date", "sex", "citizenship",
