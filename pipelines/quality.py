@@ -47,6 +47,12 @@ def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
     }
     figures.update(linkage_error_estimates(con))
     figures["blocking"] = blocking_analysis(con)
+    # how likely two profiles of two sources are one person before they are compared
+    # (``linkage.priors``): how densely one source covers the other
+    figures["source_pair_priors"] = _rows(con, """
+        SELECT source_a, source_b, undated AS a_side_undated, profile_pairs,
+               expected_matches, prior
+        FROM source_pair_priors ORDER BY ALL""")
     figures["link_rates"] = _rows(con, """
         WITH person_sources AS (SELECT DISTINCT person_id, source FROM person_records),
         per_source AS (SELECT source, count(*) AS n FROM person_records GROUP BY source)

@@ -159,6 +159,11 @@ def render_report(q: dict[str, Any]) -> str:
         "persons kept apart with all the pairs between them: these counts come in lumps.</p>"
         + table([_error_total(link, "false_matches"), _error_total(link, "missed_matches")])
         + table(link.get("errors_by_source_pair", []))
+        + "<h3>Prior per source pair</h3><p class='note'>How likely two identity profiles "
+        "of two sources (a source with itself included; a_side_undated: pairs where a side "
+        "has no birth year) are one person before they are compared, fitted on the scored "
+        "pairs; expected matches = prior x profile pairs, so this says how densely one "
+        "source covers the other.</p>" + table(link.get("source_pair_priors", []))
         + "<h3>Blocking</h3><p class='note'>Pairs each rule adds (pairs an earlier rule made "
         "are not counted again), links among them, the largest block, and profiles whose key "
         "was too common to block on.</p>" + table(link.get("blocking", [])),

@@ -81,6 +81,19 @@ def test_scores_against_truth_reach_floors(run):
         assert errors[f"{kind}_in_interval"] == (lo <= errors[kind] <= hi)
 
 
+def test_quality_gives_each_source_pair_its_prior(run):
+    priors = json.loads((run["out"] / "quality.json").read_text())["linkage"][
+        "source_pair_priors"]
+    assert {"census", "population_register"} <= {p["source_a"] for p in priors} | {
+        p["source_b"] for p in priors}
+    for p in priors:
+        assert 0 < p["prior"] <= 0.5
+        assert p["expected_matches"] == pytest.approx(p["prior"] * p["profile_pairs"])
+    # a census enumerates each person once: two of its profiles are expected to match nowhere
+    census = [p for p in priors if p["source_a"] == p["source_b"] == "census"]
+    assert census and all(p["expected_matches"] < 1 for p in census)
+
+
 def test_persons_first_seen_in_the_window_are_flagged(run):
     out = run["out"]
     window = json.loads((out / "run_config.json").read_text())["window_start"]
