@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from linkage.model import UNDATED  # a side of the pair without birth year
 from pipelines.sql import create_table, run_stage
 
 log = logging.getLogger("miglink")
@@ -62,9 +63,6 @@ def fit_prior(evidence: np.ndarray, counts: np.ndarray, pairs: float, start: flo
         if high - low < TOLERANCE:
             break
     return math.exp((low + high) / 2)
-
-
-UNDATED = "(l.birth_year_any IS NULL OR r.birth_year_any IS NULL)"
 
 
 def profile_pairs(sizes: dict[tuple[str, bool], int], a: str, b: str, undated: bool) -> float:
