@@ -52,7 +52,8 @@ def base_label(label: str) -> str:
     return label.split(GIVEN)[0]
 
 
-def _levels(comparison: dict[str, Any]) -> list[dict[str, Any]]:
+def non_null_levels(comparison: dict[str, Any]) -> list[dict[str, Any]]:
+    """The levels of a comparison (model JSON) that carry m and u: all but the null level."""
     return [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
 
 
@@ -99,7 +100,7 @@ def namesake_u(con: Any, comparisons: list[dict[str, Any]], stratum_sql: str,
         WHERE {stratum_sql} AND {outside_earlier}
         GROUP BY ALL""").fetchall()
     total = sum(row[-1] for row in rows)
-    counts = [[0] * len(_levels(c)) for c in comparisons]
+    counts = [[0] * len(non_null_levels(c)) for c in comparisons]
     for row in rows:
         for i, position in enumerate(row[:-1]):
             if position is not None:
@@ -122,7 +123,7 @@ def condition_on_names(con: Any, model_json: dict[str, Any], available: set[str]
         total, counts = namesake_u(con, comparisons, sql, [q for _, q in layers[:s]])
         log.info("linkage: u given %s from %d pairs of two persons", label, total)
         for i, comparison in enumerate(comparisons):
-            levels = _levels(comparison)
+            levels = non_null_levels(comparison)
             seen = sum(counts[i])
             if seen < MIN_PAIRS:
                 continue
@@ -141,5 +142,5 @@ def condition_on_names(con: Any, model_json: dict[str, Any], available: set[str]
     for comparison, levels in zip(comparisons, split, strict=True):
         if levels:
             null = [lv for lv in comparison["comparison_levels"] if lv.get("is_null_level")]
-            comparison["comparison_levels"] = null + levels + _levels(comparison)
+            comparison["comparison_levels"] = null + levels + non_null_levels(comparison)
     return model_json

@@ -29,7 +29,7 @@ from splink.internals.exceptions import EMTrainingException
 
 from linkage import model
 from linkage.cluster import ClusterResult, join_events, one_to_one_clusters
-from linkage.dependence import condition_on_names
+from linkage.dependence import condition_on_names, non_null_levels
 from linkage.names import has_cyrillic, name_skeleton, standard_name, surname_stem
 from linkage.priors import fit_prior, logit2, source_pair_priors
 from pipelines.sql import create_table, run_stage
@@ -193,7 +193,7 @@ def regularise_m(model_json: dict[str, Any], unseen_m: float = UNSEEN_LEVEL_M
     prior = model_json.get("probability_two_random_records_match") or 0.0
     model_json["probability_two_random_records_match"] = min(max(prior, 1e-9), 0.5)
     for comparison in model_json["comparisons"]:
-        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        levels = non_null_levels(comparison)
         for level in levels:
             if not level.get("m_probability"):  # never estimated, or estimated as zero
                 level["m_probability"] = unseen_m

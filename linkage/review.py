@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from linkage.dependence import base_label
+from linkage.dependence import base_label, non_null_levels
 from schemas.errors import ConfigError, SchemaError, Violation
 
 BANDS = (0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 1.000001)
@@ -96,15 +96,11 @@ def sample_pairs(con: Any, size: int, seed: int) -> tuple[pd.DataFrame, list[dic
     return sample, rows
 
 
-def _levels(comparison: dict[str, Any]) -> list[dict[str, Any]]:
-    return [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
-
-
 def level_of(comparison: dict[str, Any], weight: float) -> int | None:
     """Position (0 = most similar) of the level whose log2(m/u) is ``weight``; None for the
     null level (weight 0 with no level of that weight). Levels of equal weight are
     indistinguishable: the first is taken."""
-    for position, level in enumerate(_levels(comparison)):
+    for position, level in enumerate(non_null_levels(comparison)):
         m, u = level.get("m_probability"), level.get("u_probability")
         if m and u and abs(math.log2(m / u) - weight) < 1e-6:
             return position
@@ -121,7 +117,7 @@ def _breakdown(pair: pd.Series, model_json: dict[str, Any]) -> list[tuple[str, s
             continue
         position = level_of(comparison, float(weight))
         label = "null" if position is None \
-            else _levels(comparison)[position].get("label_for_charts", "")
+            else non_null_levels(comparison)[position].get("label_for_charts", "")
         parts.append((name, label, float(weight)))
         adjustment = pair.get(f"mw_tf_adj_{name}")
         if adjustment is not None and not pd.isna(adjustment) and adjustment != 0:
@@ -269,7 +265,7 @@ def reestimate_m(labelled: pd.DataFrame, model_json: dict[str, Any],
         column = f"mw_{comparison['output_column_name']}"
         if column not in matches or matches.empty:
             continue
-        levels = _levels(comparison)
+        levels = non_null_levels(comparison)
         positions = [level_of(comparison, float(w)) for w in
                      pd.to_numeric(matches[column], errors="coerce").dropna()]
         bases = [base_label(level.get("label_for_charts", "")) for level in levels]
