@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 TOTAL = "TOTAL"
 
@@ -108,7 +109,9 @@ def _recoverable(lines: list[np.ndarray], suppressed: np.ndarray) -> np.ndarray:
             continue
         # a cell is pinned when its unit vector lies in the row space: the projection
         # onto the row space (V_r V_r^T) then has 1 on its diagonal
-        _, sv, vt = np.linalg.svd(sub, full_matrices=False)
+        # many small SVDs: BLAS threads only contend, and on a busy machine they spin
+        with threadpool_limits(limits=1, user_api="blas"):
+            _, sv, vt = np.linalg.svd(sub, full_matrices=False)
         rank = int((sv > 1e-9 * max(1.0, sv.max(initial=0.0))).sum())
         pinned = (vt[:rank] ** 2).sum(axis=0) > 1 - 1e-9
         determined.extend(cols[np.asarray(members)[pinned]])
@@ -172,7 +175,11 @@ def protect(cells: pd.DataFrame, dims: list[str], by: list[str], min_cell: int,
             value: str = "count", rounding_seed: int | None = None) -> pd.DataFrame:
     """The published table: ``cells`` with margins, ``count`` null where suppressed,
     ``suppression`` = ``primary`` / ``secondary`` / null, and RR3 when ``rounding_seed``."""
-    table = with_margins(cells, dims, by, value).reset_index(drop=True)
+    # cells in a fixed order: partners are chosen by position among equal counts, and the
+    # rows came in the order the database returned them (two runs on the same data hid
+    # 19,970 and 19,971 cells)
+    table = with_margins(cells, dims, by, value).sort_values(by + dims, kind="stable") \
+        .reset_index(drop=True)
     reason = pd.Series(pd.NA, index=table.index, dtype="string")
     groups: Any = table.groupby(by, dropna=False, sort=True).indices if by \
         else {(): np.arange(len(table))}
