@@ -169,7 +169,7 @@ def build_profiles(con: Any, duplicate_free: tuple[str, ...] = ()) -> int:
                any_value(i.birth_date) AS birth_date, any_value(i.birth_year_any) AS birth_year_any,
                any_value(i.sex) AS sex, any_value(i.citizenship) AS citizenship,
                any_value(i.country_of_birth) AS country_of_birth,
-               mode(i.locality) AS locality,
+               mode(i.locality ORDER BY i.locality) AS locality,  -- ties: the first
                min(i.source || '|' || i.record_id) AS representative,
                count(*) AS n_records
         FROM record_profile AS p JOIN identity_std AS i USING (source, record_id)
@@ -177,6 +177,12 @@ def build_profiles(con: Any, duplicate_free: tuple[str, ...] = ()) -> int:
     return int(con.sql("SELECT count(*) FROM profiles").fetchall()[0][0])
 
 
+REGISTERS_FIRST = "source NOT IN ('population_register', 'aliens_register')"
+PERSON_ATTRIBUTES = ", ".join(
+    f"mode({column} ORDER BY {REGISTERS_FIRST}, {column}) AS {name}"
+    for column, name in (("sex", "sex"), ("birth_year_any", "birth_year"),
+                         ("birth_date", "birth_date"), ("citizenship", "citizenship"),
+                         ("country_of_birth", "country_of_birth")))
 UNSEEN_LEVEL_M = 0.002
 CARTESIAN_LIMIT = 5000  # without any blocking rule, at most this many profiles are compared
 
@@ -423,19 +429,16 @@ def person_tables(con: Any, settings: LinkageSettings) -> None:
         FROM record_profile AS rp
         JOIN profile_cluster AS pc USING (unique_id)
         JOIN cluster_person AS cp USING (cluster)""")
-    # attributes: the most frequent value among a person's records (registers first on ties)
-    create_table(con, "persons", "persons", """
+    # attributes: the most frequent value among a person's records; on ties the registers'
+    # value, then the first in order (DuckDB's mode takes the first of tied values in its
+    # ORDER BY; unordered, the same data gave another birth date from one run to the next)
+    create_table(con, "persons", "persons", f"""
         WITH attrs AS (
             SELECT pr.person_id, i.source, i.sex, i.citizenship, i.country_of_birth,
                    i.birth_date, i.birth_year_any
             FROM person_records AS pr JOIN identity_std AS i USING (source, record_id)
         )
-        SELECT person_id,
-               mode(sex) AS sex,
-               mode(birth_year_any) AS birth_year,
-               mode(birth_date) AS birth_date,
-               mode(citizenship) AS citizenship,
-               mode(country_of_birth) AS country_of_birth
+        SELECT person_id, {PERSON_ATTRIBUTES}
         FROM attrs GROUP BY person_id""")
     create_table(con, "links", "links", f"""
         SELECT split_part(l.representative, '|', 1) AS source_l,

@@ -88,7 +88,7 @@ def source_pair_priors(con: Any, prior: float) -> pd.DataFrame:
         FROM scored_pairs AS s
         JOIN profiles AS l ON l.unique_id = s.unique_id_l
         JOIN profiles AS r ON r.unique_id = s.unique_id_r
-        GROUP BY ALL""").df()
+        GROUP BY ALL ORDER BY ALL""").df()  # a fixed order: the same sums to the last bit
     sizes = {(source, dated): n for source, dated, n in con.sql(
         "SELECT source, birth_year_any IS NOT NULL, count(*) FROM profiles GROUP BY ALL"
     ).fetchall()}

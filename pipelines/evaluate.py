@@ -150,7 +150,7 @@ def linkage_errors(con: Any, database: Path) -> dict[str, Any]:
     share of truly matching profile pairs that some blocking rule put in one block."""
     con.execute(f"ATTACH '{database}' AS run (READ_ONLY)")
     con.execute("""CREATE TABLE profile_truth AS
-        SELECT unique_id, mode(true_person_id) AS true_person_id
+        SELECT unique_id, mode(true_person_id ORDER BY true_person_id) AS true_person_id
         FROM run.record_profile JOIN truth_record_person USING (source, record_id)
         GROUP BY unique_id""")
     figures = """
@@ -194,7 +194,7 @@ def _person_errors(con: Any) -> dict[str, float]:
                                   "WHERE database_name = 'run'").fetchall()}:
         return {}  # a run from before these tables
     con.execute("""CREATE TABLE cluster_truth AS
-        SELECT c.cluster, mode(t.true_person_id) AS true_person_id,
+        SELECT c.cluster, mode(t.true_person_id ORDER BY t.true_person_id) AS true_person_id,
                count(DISTINCT t.true_person_id) AS true_persons
         FROM run.profile_cluster AS c JOIN profile_truth AS t USING (unique_id)
         GROUP BY c.cluster""")

@@ -62,7 +62,7 @@ def _person_groups(con: Any, typed: dict[str, str], country: str) -> None:
                "SELECT CAST(NULL AS VARCHAR) AS person_id, CAST(NULL AS VARCHAR) AS purpose "
                "WHERE FALSE")
     create_table(con, "nowcast", "nowcast_person_group", render(f"""
-        WITH purpose AS (SELECT person_id, mode(purpose) AS purpose FROM ({purpose})
+        WITH purpose AS (SELECT person_id, mode(purpose ORDER BY purpose) AS purpose FROM ({purpose})
                          WHERE purpose IS NOT NULL GROUP BY person_id)
         SELECT p.person_id, p.birth_year,
                CASE WHEN p.citizenship = {{country}} THEN 'citizen'

@@ -82,7 +82,7 @@ def resolve_country(config: RunConfig, data_dir: Path, con: Any = None,
         return marker.read_text().strip()
     for source in ("population_register", "census"):
         if con is not None and typed and source in typed:
-            row = con.sql(f"SELECT mode(citizenship), count(citizenship) "
+            row = con.sql(f"SELECT mode(citizenship ORDER BY citizenship), count(citizenship) "
                           f"FROM {typed[source]}").fetchall()[0]
             if row[0]:
                 log.warning("no country given: using %s, the most common citizenship in %s "
@@ -246,7 +246,7 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
 
     census_day = None
     if "census" in typed:
-        value = con.sql(f"SELECT mode(census_date) FROM {typed['census']}").fetchall()[0][0]
+        value = con.sql(f"SELECT mode(census_date ORDER BY census_date) FROM {typed['census']}").fetchall()[0][0]
         census_day = value.isoformat() if value else None
     figures: dict[str, Any] = {
         "run": {"country": country, "as_of": as_of.isoformat(),
