@@ -120,7 +120,7 @@ def standardise_names(con: Any) -> None:
 # person_key, or both names with the same birth date, birth year or none of it, sex,
 # citizenship and country of birth) are one profile: they carry the same evidence about
 # every other record, and the model links them to one another anyway. Kept apart, one
-# person's seventy identical signs of life (no birth date) made seventy joins and 2,400
+# person's seventy identical signs of life (no birth date) made seventy joins and some 2,400
 # scored pairs, counted by error estimates as seventy chances of error. Records of a
 # duplicate-free source, and records without both names, stay one profile each.
 _PROFILE_KEY = """

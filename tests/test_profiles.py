@@ -28,8 +28,8 @@ def _profiles(records: list[tuple[str, str, dict]]) -> dict[str, int]:
 
 
 def test_identical_identities_of_one_source_are_one_profile():
-    # a source states an identity; records stating the same one carry the same evidence and
-    # always meet the same fate, whether the birth date, its year or nothing of it is stated
+    # a source states an identity; records stating the same one carry the same evidence about
+    # every other record, whether the birth date, its year or nothing of it is stated
     dated = {**NAMES, "birth_date": "1985-03-04"}
     year_only = {**NAMES, "birth_year": 1985}
     undated = dict(NAMES)
