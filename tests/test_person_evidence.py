@@ -64,6 +64,30 @@ def test_two_persons_apart_are_weighed_by_the_mean_weight_between_them():
     assert rows == [(2, pytest.approx(1.0), pytest.approx(2 / 3))]
 
 
+def test_a_record_like_two_persons_is_at_most_one_of_them():
+    # persons {0, 1} and {2, 3}; a survey record 4 weighs 0 bits against each (odds 1 at an
+    # even prior): alone each would be one person with it at 1/2, but it is at most one of
+    # them, so each keeps 1 / (1 + 1 + 1)
+    con = _run([(0, "population_register"), (1, "activity"), (2, "population_register"),
+                (3, "activity"), (4, "survey")],
+               [(0, 1, 20.0), (2, 3, 20.0), (4, 0, 0.0), (4, 2, 0.0)])
+    rows = con.sql("SELECT same_person_probability FROM persons_apart").fetchall()
+    assert rows == [(pytest.approx(1 / 3),), (pytest.approx(1 / 3),)]
+
+
+def test_competition_runs_both_ways():
+    # as above, and a second survey record 5 weighs +2 bits (odds 4) against {0, 1} only:
+    # {0, 1} is at most one of 4 and 5, and 4 at most one of {0, 1} and {2, 3}.
+    # {0, 1} and 4: 1 / (1 + 1 + 4 + 1); {2, 3} and 4: 1 / (1 + 1 + 1);
+    # {0, 1} and 5: 4 / (1 + 4 + 1)
+    con = _run([(0, "population_register"), (1, "activity"), (2, "population_register"),
+                (3, "activity"), (4, "survey"), (5, "survey")],
+               [(0, 1, 20.0), (2, 3, 20.0), (4, 0, 0.0), (4, 2, 0.0), (5, 1, 2.0)])
+    rows = sorted(p for p, in con.sql(
+        "SELECT same_person_probability FROM persons_apart").fetchall())
+    assert rows == [pytest.approx(1 / 7), pytest.approx(1 / 3), pytest.approx(4 / 6)]
+
+
 def test_two_persons_each_with_a_census_record_are_never_one():
     con = _run([(0, "census"), (1, "activity"), (2, "census"), (3, "activity")],
                [(0, 1, 20.0), (2, 3, 20.0), (1, 3, 5.0)])
