@@ -10,8 +10,10 @@ missed matches (scored pairs of identity profiles), whether the true count fell 
 estimate's 90% interval, and the same in persons (false joins, split persons); then the
 totals over all worlds. One world says little about false matches: they come in lumps (a
 wrong join makes every link it carries false), so the totals are the check of bias and the
-interval hits the check of spread. Each world's persons and events F1 are kept beside (``--config`` runs every world with one
-run config). Figures to ``bench/results/error_estimates_N.json``.
+interval hits the check of spread. The false matches are also split by kind of join (a
+profile taken into a group, two groups made one), where their errors differ. Each world's
+persons and events F1 are kept beside (``--config`` runs every world with one run config).
+Figures to ``bench/results/error_estimates_N.json``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def world_errors(persons: int, seed: int, world: str, work: Path,
            "persons_f1": evaluation["persons"]["f1"],
            **{f"events_f1_{rule}": figures["f1"]
               for rule, figures in evaluation["events"].items()}}
+    row["errors_by_join_kind"] = errors.get("errors_by_join_kind", [])
     for kind in ("false_matches", "missed_matches"):
         row[f"expected_{kind}_interval"] = errors[f"expected_{kind}_interval"]
         row[f"{kind}_in_interval"] = errors[f"{kind}_in_interval"]
@@ -73,6 +76,15 @@ def main() -> None:
         totals[f"{kind}_relative_error"] = (totals[f"expected_{kind}"] / totals[kind] - 1
                                             if totals[kind] else None)
         totals[f"{kind}_in_interval"] = sum(r[f"{kind}_in_interval"] for r in rows)
+    # where the false matches come from: joins of a profile into a group, of two groups
+    by_kind: dict[str, dict[str, float]] = {}
+    for r in rows:
+        for k in r["errors_by_join_kind"]:
+            sums = by_kind.setdefault(k["join_kind"], {})
+            for key, value in k.items():
+                if key != "join_kind":
+                    sums[key] = round(sums.get(key, 0) + value, 1)
+    totals["errors_by_join_kind"] = by_kind
     for f1 in [k for k in rows[0] if k.endswith("f1") or "_f1_" in k]:
         totals[f"mean_{f1}"] = sum(r[f1] for r in rows) / len(rows)
         totals[f"min_{f1}"] = min(r[f1] for r in rows)

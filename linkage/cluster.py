@@ -108,3 +108,16 @@ def join_events(n_nodes: int, result: ClusterResult, left: np.ndarray, right: np
         if x in latest_u:
             events[i] = max(latest, latest_u[x])
     return events
+
+
+def join_sizes(n_nodes: int, result: ClusterResult) -> tuple[np.ndarray, np.ndarray]:
+    """For every join (in ``result``'s order), how many nodes the larger and the smaller of
+    the two clusters it united held at the time."""
+    size = [1] * n_nodes
+    larger = np.empty(len(result.merged), dtype=np.int64)
+    smaller = np.empty(len(result.merged), dtype=np.int64)
+    for k, (ra, rb) in enumerate(zip(result.merged_into.tolist(), result.merged.tolist(),
+                                     strict=True)):
+        larger[k], smaller[k] = max(size[ra], size[rb]), min(size[ra], size[rb])
+        size[ra] += size[rb]
+    return larger, smaller

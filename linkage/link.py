@@ -28,7 +28,7 @@ from splink import DuckDBAPI, Linker
 from splink.internals.exceptions import EMTrainingException
 
 from linkage import model
-from linkage.cluster import ClusterResult, join_events, one_to_one_clusters
+from linkage.cluster import ClusterResult, join_events, join_sizes, one_to_one_clusters
 from linkage.dependence import condition_on_names, non_null_levels
 from linkage.names import has_cyrillic, name_skeleton, standard_name, surname_stem
 from linkage.priors import fit_prior, logit2, source_pair_priors
@@ -545,8 +545,9 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
     were expected (the many pairs of a person with many records all share the one prior).
 
     ``person_joins``: every join the clustering made (two groups of records becoming one
-    person), with the pairs it united and ``false_join_probability``, the probability that
-    the two groups are different persons. ``persons_apart``: every two persons with scored
+    person), with the pairs it united, how many profiles each group held
+    (``larger_group_profiles``, ``smaller_group_profiles``) and ``false_join_probability``,
+    the probability that the two groups are different persons. ``persons_apart``: every two persons with scored
     pairs between them, with ``same_person_probability`` (0 when both hold a record of one
     duplicate-free source, which cannot be one person's), each person competing for the
     other with every other person it was left apart from (``competing_odds``: it can be at
@@ -565,11 +566,19 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
     events = join_events(n_nodes, clustered, within["unique_id_l"], within["unique_id_r"])
     con.register("joined_pairs_df", pd.DataFrame({
         "join_event": events, "evidence": within["evidence"]}))
+    larger, smaller = join_sizes(n_nodes, clustered)
+    con.register("join_sizes_df", pd.DataFrame({
+        "join_event": np.arange(len(larger)), "larger_group_profiles": larger,
+        "smaller_group_profiles": smaller}))
     create_table(con, "person evidence", "join_evidence", """
-        SELECT CAST(join_event AS BIGINT) AS join_event, count(*) AS scored_pairs,
-               avg(evidence) AS mean_evidence
-        FROM joined_pairs_df GROUP BY join_event""")
+        SELECT CAST(e.join_event AS BIGINT) AS join_event, e.scored_pairs, e.mean_evidence,
+               CAST(s.larger_group_profiles AS BIGINT) AS larger_group_profiles,
+               CAST(s.smaller_group_profiles AS BIGINT) AS smaller_group_profiles
+        FROM (SELECT join_event, count(*) AS scored_pairs, avg(evidence) AS mean_evidence
+              FROM joined_pairs_df GROUP BY join_event) AS e
+        JOIN join_sizes_df AS s USING (join_event)""")
     con.unregister("joined_pairs_df")
+    con.unregister("join_sizes_df")
     create_table(con, "person evidence", "apart_evidence", f"""
         WITH free_sources AS (
             SELECT c.cluster, bit_or(p.bits) AS bits
@@ -597,7 +606,8 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
         GROUP BY a.cluster_a, a.cluster_b""")
     prior_bits = float(logit2(person_prior(con) if prior is None else prior))
     create_table(con, "person evidence", "person_joins", f"""
-        SELECT join_event, scored_pairs, mean_evidence,
+        SELECT join_event, scored_pairs, mean_evidence, larger_group_profiles,
+               smaller_group_profiles,
                1 - {_probability_of_weight(f"mean_evidence + {prior_bits!r}")}
                    AS false_join_probability
         FROM join_evidence""")

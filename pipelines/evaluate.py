@@ -185,7 +185,7 @@ def linkage_errors(con: Any, database: Path) -> dict[str, Any]:
     }
 
 
-def _person_errors(con: Any) -> dict[str, float]:
+def _person_errors(con: Any) -> dict[str, Any]:
     """The true counts behind the error estimates in persons: false joins (a person holding
     records of k true persons needed k - 1 of them) and split persons (pairs of persons with
     scored pairs between them whose records belong mostly to one true person)."""
@@ -209,7 +209,33 @@ def _person_errors(con: Any) -> dict[str, float]:
         (SELECT round(sum(same_person_probability), 1) FROM run.persons_apart)
             AS expected_split_persons""").fetchall()[0]
     keys = ("false_joins", "expected_false_joins", "split_persons", "expected_split_persons")
-    return {k: float(v or 0) for k, v in zip(keys, row, strict=True)}
+    figures: dict[str, Any] = {k: float(v or 0) for k, v in zip(keys, row, strict=True)}
+    # the same by kind of join: a profile taken into a group, or two groups of profiles (each
+    # already held two or more) made one; a join is false when most pairs it united are
+    # non-matches, and its links are false with it
+    if con.sql("""SELECT count(*) FROM duckdb_columns() WHERE database_name = 'run'
+                  AND table_name = 'person_joins' AND column_name = 'smaller_group_profiles'
+               """).fetchall()[0][0]:
+        by_kind = con.sql("""
+            WITH truth AS (
+                SELECT join_event, avg(CASE WHEN same THEN 0.0 ELSE 1.0 END) AS false_share,
+                       count(*) FILTER (WHERE decision = 'link') AS links,
+                       count(*) FILTER (WHERE decision = 'link' AND NOT same) AS false_links
+                FROM decided WHERE decision <> 'apart' AND NOT known_two_persons
+                GROUP BY join_event
+            )
+            SELECT CASE WHEN j.smaller_group_profiles = 1 THEN 'profile into a group'
+                        ELSE 'two groups' END AS join_kind,
+                   count(*) AS joins,
+                   count(*) FILTER (WHERE t.false_share > 0.5) AS false_joins,
+                   round(sum(j.false_join_probability), 1) AS expected_false_joins,
+                   sum(t.false_links) AS false_links,
+                   round(sum(j.false_join_probability * t.links), 1) AS expected_false_links
+            FROM run.person_joins AS j JOIN truth AS t USING (join_event)
+            GROUP BY ALL ORDER BY ALL""")
+        figures["errors_by_join_kind"] = [dict(zip(by_kind.columns, row, strict=True))
+                                          for row in by_kind.fetchall()]
+    return figures
 
 
 def _register_over_coverage(con: Any, out: Path, truth: Path, as_of: str
@@ -292,6 +318,12 @@ def format_evaluation(result: dict[str, Any]) -> str:
                          f"expects {e['expected_false_joins']:,.0f}), split persons "
                          f"{int(e['split_persons']):,} (model expects "
                          f"{e['expected_split_persons']:,.0f})")
+        for k in e.get("errors_by_join_kind", []):
+            lines.append(f"  joins of {k['join_kind']}: {int(k['joins']):,}, false "
+                         f"{int(k['false_joins']):,} (model expects "
+                         f"{k['expected_false_joins']:,.0f}), their false links "
+                         f"{int(k['false_links']):,} (model expects "
+                         f"{k['expected_false_links']:,.0f})")
         lines.append(f"linkage errors: false matches {int(e['false_matches']):,} (model expects "
                      f"{e['expected_false_matches']:,.0f}{_interval(e, 'false_matches')}), "
                      f"missed matches {int(e['missed_matches']):,} (model expects "

@@ -106,7 +106,9 @@ def linkage_error_estimates(con: Any) -> dict[str, Any]:
 
     In persons: ``expected_false_joins`` (of the ``joins`` the clustering made, those that
     put two people in one person) and ``expected_split_persons`` (of the
-    ``person_pairs_apart`` with scored pairs between them, those that are one person).
+    ``person_pairs_apart`` with scored pairs between them, those that are one person);
+    ``errors_by_join_kind``: the expected false joins and the false links they carry, for
+    joins of a profile into a group and joins of two groups of profiles.
     """
     overall = _rows(con, f"SELECT {ERROR_SQL} FROM pair_decisions")[0]
     links = overall["links"] or 0
@@ -133,6 +135,17 @@ def linkage_error_estimates(con: Any) -> dict[str, Any]:
     overall["expected_missed_matches_interval"] = error_count_interval(*_group_columns(con, """
         SELECT scored_pairs, same_person_probability FROM persons_apart
         WHERE same_person_probability > 0 ORDER BY cluster_a, cluster_b"""))
+    # by kind of join: a profile taken into a group, or two groups of profiles made one
+    overall["errors_by_join_kind"] = _rows(con, """
+        SELECT CASE WHEN j.smaller_group_profiles = 1 THEN 'profile into a group'
+                    ELSE 'two groups' END AS join_kind,
+               count(*) AS joins, sum(j.false_join_probability) AS expected_false_joins,
+               sum(l.links) AS links,
+               sum(j.false_join_probability * l.links) AS expected_false_links
+        FROM person_joins AS j
+        JOIN (SELECT join_event, count(*) AS links FROM pair_decisions
+              WHERE decision = 'link' GROUP BY join_event) AS l USING (join_event)
+        GROUP BY ALL ORDER BY ALL""")
     overall["errors_by_source_pair"] = _rows(con, f"""
         SELECT least(source_l, source_r) AS source_a, greatest(source_l, source_r) AS source_b,
                {ERROR_SQL}

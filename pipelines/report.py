@@ -141,12 +141,20 @@ def render_report(q: dict[str, Any]) -> str:
         + "<h3>Expected errors in persons</h3><p class='note'>Model-based. A person's "
         "records are repeated measurements of one identity, so two groups of records are "
         "weighed by the mean evidence of the scored pairs between them, with a prior for two "
-        "groups of records fitted on all of them. False joins: of the "
+        "groups of records fitted on all of them; a person is at most one of the others it "
+        "was left apart from, so those compete. False joins: of the "
         "joins the clustering made, those that put two people into one person. Split "
         "persons: of the pairs of persons with scored pairs between them, those that are "
         "one person (each adds a person too many).</p>"
         + table([{k: link.get(k) for k in ("joins", "expected_false_joins",
                                             "person_pairs_apart", "expected_split_persons")}])
+        + "<p class='note'>By kind of join. Two groups of several profiles each made one "
+        "are rare and, when wrong, carry many false links at once; on synthetic worlds the "
+        "model expected a third of their false links (look-alikes: similar names, one birth "
+        "date), and too many of those of a single profile taken into a group. Read the "
+        "row of two groups as a lower bound, that of a profile into a group as an upper "
+        "one.</p>"
+        + table(link.get("errors_by_join_kind", []))
         + "<h3>Expected errors by source pair</h3><p class='note'>Model-based, as fastLink "
         "reports them, in scored pairs of identity profiles: expected false matches = sum of "
         "1-p over the links kept; expected missed matches = sum of p over pairs left in "

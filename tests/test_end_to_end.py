@@ -75,6 +75,14 @@ def test_scores_against_truth_reach_floors(run):
     assert abs(errors["expected_split_persons"] - split) <= max(0.2 * split, 2 * split ** 0.5)
     # the pair counts' intervals (lumps: a join's links, the pairs between two persons) hold
     # their expected counts, and evaluate says whether the true count fell inside
+    # by kind of join (a profile into a group, two groups), the same counts in parts
+    kinds = errors["errors_by_join_kind"]
+    assert {k["join_kind"] for k in kinds} <= {"profile into a group", "two groups"}
+    assert sum(k["false_links"] for k in kinds) == errors["false_matches"]
+    assert sum(k["expected_false_links"] for k in kinds) == pytest.approx(
+        errors["expected_false_matches"], abs=0.1 * len(kinds) + 0.05)
+    assert sum(k["expected_false_joins"] for k in kinds) == pytest.approx(
+        errors["expected_false_joins"], abs=0.1 * len(kinds) + 0.05)
     for kind in ("false_matches", "missed_matches"):
         lo, hi = errors[f"expected_{kind}_interval"]
         assert lo <= errors[f"expected_{kind}"] <= hi, (kind, lo, hi)

@@ -99,10 +99,11 @@ def test_a_join_is_weighed_by_every_pair_it_united():
     # the pair 0-2 (2 bits, below the threshold): mean 6, false with probability 1/65
     con = _run([(0, "population_register"), (1, "residence_permits"), (2, "activity")],
                [(0, 1, 30.0), (1, 2, 10.0), (0, 2, 2.0)])
-    rows = con.sql("SELECT scored_pairs, mean_evidence, false_join_probability "
+    rows = con.sql("SELECT scored_pairs, mean_evidence, false_join_probability, "
+                   "larger_group_profiles, smaller_group_profiles "
                    "FROM person_joins ORDER BY join_event").fetchall()
-    assert rows[0][:2] == (1, pytest.approx(30.0))
-    assert rows[1] == (2, pytest.approx(6.0), pytest.approx(1 / 65))
+    assert rows[0][:2] == (1, pytest.approx(30.0)) and rows[0][3:] == (1, 1)
+    assert rows[1] == (2, pytest.approx(6.0), pytest.approx(1 / 65), 2, 1)
     assert con.sql("SELECT count(*) FROM persons_apart").fetchall() == [(0,)]
 
 
