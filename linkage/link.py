@@ -572,8 +572,8 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
     ``person_joins``: every join the clustering made (two groups of records becoming one
     person), with the pairs it united, how many profiles each group held
     (``larger_group_profiles``, ``smaller_group_profiles``) and ``false_join_probability``,
-    the probability that the two groups are different persons. ``persons_apart``: every two persons with scored
-    pairs between them, with ``same_person_probability`` (0 when both hold a record of one
+    the probability that the two groups are different persons. ``persons_apart``: every two
+    persons with scored pairs between them, with ``same_person_probability`` (0 when both hold a record of one
     duplicate-free source, which cannot be one person's), each person competing for the
     other with every other person it was left apart from (``competing_odds``: it can be at
     most one of them). ``pair_decisions`` gains
@@ -642,8 +642,8 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
     # evidence + prior), two persons are one with o / (1 + o + the odds of every other
     # person either of them might be), the one-to-one rule of pair_decisions in persons. A
     # record whose common name agrees with fifteen persons' otherwise counted fifteen
-    # chances of being one of them (at 20,000 persons: apart person pairs at 1% to 50%,
-    # 2,400 of them, held 20 splits where 180 were expected)
+    # chances of being one of them (on four 20,000-person worlds, the 2,500 persons apart at
+    # 1% to 50% held 20 splits where 149 were expected)
     create_table(con, "person evidence", "persons_apart", f"""
         WITH odds AS (
             SELECT *, CASE WHEN two_persons THEN 0.0

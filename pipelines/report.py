@@ -149,7 +149,7 @@ def render_report(q: dict[str, Any]) -> str:
         + table([{k: link.get(k) for k in ("joins", "expected_false_joins",
                                             "person_pairs_apart", "expected_split_persons")}])
         + "<p class='note'>By kind of join. Two groups of several profiles each made one "
-        "are rare and, when wrong, carry many false links at once; on synthetic worlds the "
+        "are few and, when wrong, carry many false links at once; on synthetic worlds the "
         "model expected a third of their false links (look-alikes: similar names, one birth "
         "date), and too many of those of a single profile taken into a group. Read the "
         "row of two groups as a lower bound, that of a profile into a group as an upper "
