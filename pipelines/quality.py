@@ -140,7 +140,7 @@ def linkage_error_estimates(con: Any) -> dict[str, Any]:
         SELECT CASE WHEN j.smaller_group_profiles = 1 THEN 'profile into a group'
                     ELSE 'two groups' END AS join_kind,
                count(*) AS joins, sum(j.false_join_probability) AS expected_false_joins,
-               sum(l.links) AS links,
+               CAST(sum(l.links) AS BIGINT) AS links,
                sum(j.false_join_probability * l.links) AS expected_false_links
         FROM person_joins AS j
         JOIN (SELECT join_event, count(*) AS links FROM pair_decisions
