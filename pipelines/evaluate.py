@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from linkage.evaluate import links_pairwise, persons_pairwise, prf
+from pipelines.quality import JOIN_KIND_SQL
 from pipelines.rules import RULES
 from schemas.errors import ConfigError
 
@@ -216,7 +217,7 @@ def _person_errors(con: Any) -> dict[str, Any]:
     if con.sql("""SELECT count(*) FROM duckdb_columns() WHERE database_name = 'run'
                   AND table_name = 'person_joins' AND column_name = 'smaller_group_profiles'
                """).fetchall()[0][0]:
-        by_kind = con.sql("""
+        by_kind = con.sql(f"""
             WITH truth AS (
                 SELECT join_event, avg(CASE WHEN same THEN 0.0 ELSE 1.0 END) AS false_share,
                        count(*) FILTER (WHERE decision = 'link') AS links,
@@ -224,8 +225,7 @@ def _person_errors(con: Any) -> dict[str, Any]:
                 FROM decided WHERE decision <> 'apart' AND NOT known_two_persons
                 GROUP BY join_event
             )
-            SELECT CASE WHEN j.smaller_group_profiles = 1 THEN 'profile into a group'
-                        ELSE 'two groups' END AS join_kind,
+            SELECT {JOIN_KIND_SQL} AS join_kind,
                    count(*) AS joins,
                    count(*) FILTER (WHERE t.false_share > 0.5) AS false_joins,
                    round(sum(j.false_join_probability), 1) AS expected_false_joins,

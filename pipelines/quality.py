@@ -13,6 +13,11 @@ import numpy as np
 
 from pipelines.sql import from_day_number
 
+# the kind of a join in ``person_joins`` (alias j): a profile taken into a group, or two
+# groups of profiles (each already two or more) made one
+JOIN_KIND_SQL = ("CASE WHEN j.smaller_group_profiles = 1 THEN 'profile into a group' "
+                 "ELSE 'two groups' END")
+
 
 def _rows(con: Any, sql: str) -> list[dict[str, Any]]:
     frame = con.sql(sql).df()
@@ -136,10 +141,8 @@ def linkage_error_estimates(con: Any) -> dict[str, Any]:
         SELECT scored_pairs, same_person_probability FROM persons_apart
         WHERE same_person_probability > 0 ORDER BY cluster_a, cluster_b"""))
     # by kind of join: a profile taken into a group, or two groups of profiles made one
-    overall["errors_by_join_kind"] = _rows(con, """
-        SELECT CASE WHEN j.smaller_group_profiles = 1 THEN 'profile into a group'
-                    ELSE 'two groups' END AS join_kind,
-               count(*) AS joins, sum(j.false_join_probability) AS expected_false_joins,
+    overall["errors_by_join_kind"] = _rows(con, f"""
+        SELECT {JOIN_KIND_SQL} AS join_kind, count(*) AS joins, sum(j.false_join_probability) AS expected_false_joins,
                CAST(sum(l.links) AS BIGINT) AS links,
                sum(j.false_join_probability * l.links) AS expected_false_links
         FROM person_joins AS j
