@@ -128,3 +128,56 @@ def source_pair_priors(con: Any, prior: float) -> pd.DataFrame:
                  row["source_b"], " (a side undated)" if row["undated"] else "", row["prior"],
                  row["expected_matches"])
     return priors
+
+
+PSEUDO_MATCHES = 10.0  # weight of the record-level m in a person-level m (in matches)
+
+
+def person_level_m(evidence: np.ndarray, kind: np.ndarray, levels: dict[str, np.ndarray],
+                   record_m: dict[str, np.ndarray], pairs: float, start: float,
+                   iterations: int = 60) -> tuple[np.ndarray, float, dict[str, np.ndarray]]:
+    """The m probabilities of comparisons between *persons*, by EM over group pairs.
+
+    Splink's m is how often one person's two *records* agree at a level. Two groups of
+    records that the clustering left to be joined late, or apart, are another population:
+    at 20,000 synthetic persons, two groups of one person agreed exactly on names in 66% of
+    cases where two records of one person do in 74%, and by transliteration only in 23%
+    where records do in 12% (a person's register records spell the name one way, the
+    permits another). Here each group pair (``evidence``: its mean evidence in bits, prior
+    left out; ``kind``: a class of group pair with m of its own, e.g. a profile and a group
+    or two groups) is described, per comparison, by the level most of its scored pairs show
+    (``levels[c]``: a level code, -1 where none is known); the m of every level and kind is
+    the expected share of the matches showing it, u stays the record-level u (two persons
+    drawn at random), and the prior is fitted with them (``fit_prior`` over ``pairs``).
+    Each m is smoothed towards the record-level m (``record_m[c][code]``) with the weight
+    of ``PSEUDO_MATCHES`` matches.
+
+    Returns each group pair's correction in bits (``log2`` of person-level over record-level
+    m, summed over the comparisons), the prior, and the person-level m by comparison as an
+    array [kind, level code].
+    """
+    evidence = np.asarray(evidence, dtype=np.float64)
+    kind = np.asarray(kind, dtype=np.int64)
+    kinds = int(kind.max()) + 1 if len(kind) else 1
+    ones = np.ones_like(evidence)
+    prior = fit_prior(evidence, ones, pairs, start)
+    correction = np.zeros_like(evidence)
+    person_m = {c: np.tile(np.asarray(m, dtype=np.float64), (kinds, 1))
+                for c, m in record_m.items()}
+    for _ in range(iterations):
+        match = 1 / (1 + np.exp2(-np.clip(evidence + correction + logit2(prior), -1000, 1000)))
+        updated = np.zeros_like(evidence)
+        for c, code in levels.items():
+            m = np.asarray(record_m[c], dtype=np.float64)
+            known = code >= 0
+            for k in range(kinds):
+                chosen = known & (kind == k)
+                share = np.bincount(code[chosen], weights=match[chosen], minlength=len(m))
+                person_m[c][k] = (share + PSEUDO_MATCHES * m) / (share.sum() + PSEUDO_MATCHES)
+                updated[chosen] += np.log2(person_m[c][k][code[chosen]] / m[code[chosen]])
+        converged = np.max(np.abs(updated - correction), initial=0.0) < 1e-6
+        correction = updated
+        prior = fit_prior(evidence + correction, ones, pairs, prior)
+        if converged:
+            break
+    return correction, prior, person_m
