@@ -29,9 +29,9 @@ from splink.internals.exceptions import EMTrainingException
 
 from linkage import model
 from linkage.cluster import ClusterResult, join_events, join_sizes, one_to_one_clusters
-from linkage.dependence import base_label, condition_on_names, non_null_levels
+from linkage.dependence import condition_on_names, non_null_levels
 from linkage.names import has_cyrillic, name_skeleton, standard_name, surname_stem
-from linkage.priors import logit2, person_level_m, source_pair_priors
+from linkage.priors import fit_prior, logit2, source_pair_priors
 from pipelines.sql import create_table, run_stage
 from schemas.contract import SOURCES
 from schemas.errors import ConfigError
@@ -268,30 +268,6 @@ def deduct_matches_from_u(model_json: dict[str, Any], floor: float) -> dict[str,
     return model_json
 
 
-def _levels_from_weights_sql(linker: Linker) -> str:
-    """SQL columns ``gamma_<comparison>``: each scored pair's level in each comparison
-    (Splink's comparison vector value, -1 for the null level), read back from its match
-    weight column. Splink's predictions keep the gamma columns only together with every
-    matching column of both sides, which at 100,000 persons would write the profiles out
-    again for four million pairs; a level's weight is the literal Splink writes into the
-    SQL, so equal weights are equal floats. Levels of one comparison with one weight
-    cannot be told apart and take the stronger one's value."""
-    columns = []
-    for comparison in linker._settings_obj.comparisons:
-        values: dict[float, int] = {}
-        for level in comparison.comparison_levels:
-            weight = level._match_weight
-            if level.is_null_level or weight is None or not np.isfinite(weight):
-                continue
-            values.setdefault(float(weight), level.comparison_vector_value)
-        whens = " ".join(f'WHEN "{comparison._mw_column_name}" = CAST({w!r} AS DOUBLE) '
-                         f"THEN {g}" for w, g in values.items() if w != 0.0)
-        columns.append(f"CAST(CASE {whens} ELSE -1 END AS TINYINT) "
-                       f'AS "gamma_{comparison.output_column_name}"' if whens else
-                       f'CAST(-1 AS TINYINT) AS "gamma_{comparison.output_column_name}"')
-    return ", ".join(columns)
-
-
 def train_and_score(con: Any, settings: LinkageSettings) -> tuple[str, dict[str, Any]]:
     """Fit the model on the profiles without labels and score blocked pairs."""
     available = {r[0] for r in con.sql(
@@ -326,8 +302,7 @@ def train_and_score(con: Any, settings: LinkageSettings) -> tuple[str, dict[str,
     run_stage(con, "score pairs", f"""
         CREATE OR REPLACE TABLE scored_pairs AS
         SELECT unique_id_l, unique_id_r, match_weight, match_probability,
-               CAST(match_key AS INTEGER) AS blocking_rule, COLUMNS('^mw_'),
-               {_levels_from_weights_sql(linker)}
+               CAST(match_key AS INTEGER) AS blocking_rule, COLUMNS('^mw_')
         FROM {predictions.physical_name}""")
     for table in [r[0] for r in con.sql("SHOW TABLES").fetchall()]:
         if table.startswith("__splink__"):  # Splink's intermediate tables
@@ -561,122 +536,51 @@ def person_tables(con: Any, settings: LinkageSettings) -> None:
         FROM competing""")
 
 
-# comparisons whose m between persons stays the record-level m (``person_level_m``): a
-# person_key decides a pair almost alone (+22 bits agreeing, -12 disagreeing); with its m
-# free, EM over group pairs found a degenerate fit that took two groups with different keys
-# but one name and birth date for one person (on thirteen 20,000-person worlds, expected
-# missed matches 18 times the true ones)
-RECORD_LEVEL_ONLY = ("person_key",)
-
-
-def person_comparison_levels(model_json: dict[str, Any]
-                             ) -> dict[str, tuple[dict[int, int], list[str], np.ndarray]]:
-    """The comparisons whose m is re-estimated between persons, each as: its gamma values
-    mapped to level codes (levels split by how the names agree, ``linkage.dependence``,
-    share one code: they share one m), the levels' labels and their record-level m."""
-    comparisons = {}
-    for comparison in model_json.get("comparisons", []):
-        name = comparison["output_column_name"]
-        if name in RECORD_LEVEL_ONLY:
-            continue
-        levels = non_null_levels(comparison)
-        codes: dict[int, int] = {}
-        labels: list[str] = []
-        m: list[float] = []
-        for position, level in enumerate(levels):
-            label = base_label(level.get("label_for_charts") or level["sql_condition"])
-            if label not in labels:
-                labels.append(label)
-                m.append(level.get("m_probability") or UNSEEN_LEVEL_M)
-            codes[len(levels) - 1 - position] = labels.index(label)  # Splink's gamma values
-        comparisons[name] = (codes, labels, np.array(m, dtype=np.float64))
-    return comparisons
-
-
-def _levels_of_group_pairs(con: Any, kind: str, pairs: str, keys: str,
-                           comparisons: dict[str, tuple[dict[int, int], list[str], np.ndarray]]
-                           ) -> None:
-    """Table ``<kind>_levels``: every group pair of ``<kind>_evidence`` (its ``keys``; its
-    scored pairs in ``pairs``) with the level code
-    most of its scored pairs show in each comparison (``level_<comparison>``, -1 where no
-    pair's level is known; ties to the stronger level)."""
-    ctes, joins, columns = [], [], []
-    for i, (name, (codes, _, _)) in enumerate(comparisons.items()):
-        code = " ".join(f"WHEN s.\"gamma_{name}\" = {g} THEN {c}" for g, c in codes.items())
-        ctes.append(f"""l{i} AS (
-            SELECT {keys}, max_by(code, n * 1000 - code) AS code FROM (
-                SELECT {', '.join(f'p.{k.strip()}' for k in keys.split(','))},
-                       CASE {code} END AS code, count(*) AS n
-                FROM {pairs} AS p
-                JOIN scored_pairs AS s USING (unique_id_l, unique_id_r)
-                GROUP BY ALL)
-            WHERE code IS NOT NULL GROUP BY ALL)""")
-        joins.append(f"LEFT JOIN l{i} USING ({keys})")
-        columns.append(f'coalesce(l{i}.code, -1) AS "level_{name}"')
-    select = ", ".join(["g.*", *columns])
-    create_table(con, "person evidence", f"{kind}_levels",
-                 (f"WITH {', '.join(ctes)} " if ctes else "")
-                 + f"SELECT {select} FROM {kind}_evidence AS g {' '.join(joins)}")
-
-
-def _keep_person_level_m(con: Any,
-                         comparisons: dict[str, tuple[dict[int, int], list[str], np.ndarray]],
-                         person_m: dict[str, np.ndarray], levels: dict[str, np.ndarray]
-                         ) -> None:
-    """Table ``person_level_m``: every level's m between two records (Splink's) and between
-    two groups of records (``person_level_m``), and how many group pairs show it most."""
-    rows = []
-    for name, (_, labels, record_m) in comparisons.items():
-        shown = np.bincount(levels[name][levels[name] >= 0], minlength=len(labels))
-        rows += [{"comparison": name, "level": label, "record_m": float(record_m[code]),
-                  "person_m": float(person_m[name][0][code]), "group_pairs": int(shown[code])}
-                 for code, label in enumerate(labels)]
-    frame = pd.DataFrame(rows, columns=["comparison", "level", "record_m", "person_m",
-                                        "group_pairs"])
-    con.register("person_level_m_df", frame)
-    create_table(con, "person evidence", "person_level_m", "SELECT * FROM person_level_m_df")
-    con.unregister("person_level_m_df")
-    for row in rows:  # the levels that matter: shown by some pairs, m changed twofold
-        if max(row["person_m"], row["record_m"]) >= 1e-3 \
-                and abs(np.log2(row["person_m"] / row["record_m"])) >= 1:
-            log.info("linkage: m between persons of %s '%s' %.3g (between records %.3g)",
-                     row["comparison"], row["level"], row["person_m"], row["record_m"])
+def person_prior(con: Any) -> float:
+    """The probability that two groups of records, drawn at random, are one person: fitted
+    by EM (``linkage.priors.fit_prior``) over every join the clustering made and every two
+    persons it left apart, out of all the joins and all pairs of persons, with each group
+    pair's evidence fixed (``person_evidence``)."""
+    joins = con.sql("SELECT mean_evidence FROM join_evidence").fetchnumpy()["mean_evidence"]
+    apart = con.sql("SELECT mean_evidence FROM apart_evidence WHERE NOT two_persons"
+                    ).fetchnumpy()["mean_evidence"]
+    persons = int(con.sql("SELECT count(DISTINCT cluster) FROM profile_cluster")
+                  .fetchall()[0][0])
+    evidence = np.concatenate([np.asarray(joins, float), np.asarray(apart, float)])
+    group_pairs = len(joins) + persons * (persons - 1) / 2
+    start = len(joins) / group_pairs if group_pairs else 0.5
+    prior = fit_prior(evidence, np.ones_like(evidence), group_pairs, start)
+    log.info("linkage: prior that two groups of records are one person %.3g", prior)
+    return prior
 
 
 def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[str, ...],
-                    prior: float | None = None,
-                    model_json: dict[str, Any] | None = None) -> None:
+                    prior: float | None = None) -> None:
     """What the scored pairs say about the persons, for error estimates in persons
     (METHOD.md section 4): tables ``person_joins`` and ``persons_apart``.
 
     A person's records are repeated measurements of one identity, not independent evidence,
     so two groups of records are weighed by the *mean* evidence of the scored pairs between
     them (their weights in bits after one-to-one competition, less the pair's prior), and
-    take a prior of their own, for two groups rather than two profiles: the probability
-    that they are one person is ``1 / (1 + 2^-(mean + correction + prior))``. A pair prior
-    would misjudge both kinds of person: at 20,000 synthetic persons, pairs with
+    take a prior of their own, for two groups rather than two profiles (``person_prior``):
+    the probability that they are one person is ``1 / (1 + 2^-(mean + prior))``. A pair
+    prior would misjudge both kinds of person: at 20,000 synthetic persons, pairs with
     probability 0.9 to 0.99 between persons with at most three profiles held 39 non-matches
     where 4.5 were expected, and those between persons with nine or more held none where 37
     were expected (the many pairs of a person with many records all share the one prior).
-    Given the model (``model_json``, whose gamma columns ``scored_pairs`` keeps), the m of
-    its comparisons are re-estimated between persons (``linkage.priors.person_level_m``,
-    EM over every join and every two persons apart, with the prior): ``level_correction``
-    is the evidence in bits this adds to a group pair, and table ``person_level_m`` keeps
-    both m of every level. Without the model the correction is 0.
 
     ``person_joins``: every join the clustering made (two groups of records becoming one
     person), with the pairs it united, how many profiles each group held
     (``larger_group_profiles``, ``smaller_group_profiles``) and ``false_join_probability``,
     the probability that the two groups are different persons. ``persons_apart``: every two
-    persons with scored pairs between them, with ``same_person_probability`` (0 when both
-    hold a record of one duplicate-free source, which cannot be one person's), each person
-    competing for the other with every other person it was left apart from
-    (``competing_odds``: it can be at most one of them). ``pair_decisions`` gains
+    persons with scored pairs between them, with ``same_person_probability`` (0 when both hold a record of one
+    duplicate-free source, which cannot be one person's), each person competing for the
+    other with every other person it was left apart from (``competing_odds``: it can be at
+    most one of them). ``pair_decisions`` gains
     ``person_match_probability``: each scored pair's probability of being a match read off
     its two groups (pairs between the same two groups are all matches or all not), and
     ``join_event``: for a pair within a person, the join that united its two groups.
-    ``prior`` (two groups are one person) is fitted when not given; given, it is kept and
-    the m are not re-estimated.
+    ``prior`` (two groups are one person) is fitted when not given.
     """
     within = con.sql("""
         SELECT unique_id_l, unique_id_r, one_to_one_weight - prior_bits AS evidence
@@ -686,7 +590,6 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
                   .fetchall()[0][0])
     events = join_events(n_nodes, clustered, within["unique_id_l"], within["unique_id_r"])
     con.register("joined_pairs_df", pd.DataFrame({
-        "unique_id_l": within["unique_id_l"], "unique_id_r": within["unique_id_r"],
         "join_event": events, "evidence": within["evidence"]}))
     larger, smaller = join_sizes(n_nodes, clustered)
     con.register("join_sizes_df", pd.DataFrame({
@@ -699,16 +602,8 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
         FROM (SELECT join_event, count(*) AS scored_pairs, avg(evidence) AS mean_evidence
               FROM joined_pairs_df GROUP BY join_event) AS e
         JOIN join_sizes_df AS s USING (join_event)""")
+    con.unregister("joined_pairs_df")
     con.unregister("join_sizes_df")
-    create_table(con, "person evidence", "apart_pairs", """
-        SELECT d.unique_id_l, d.unique_id_r,
-               least(cl.cluster, cr.cluster) AS cluster_a,
-               greatest(cl.cluster, cr.cluster) AS cluster_b,
-               d.one_to_one_weight - d.prior_bits AS evidence, d.known_two_persons
-        FROM pair_decisions AS d
-        JOIN profile_cluster AS cl ON cl.unique_id = d.unique_id_l
-        JOIN profile_cluster AS cr ON cr.unique_id = d.unique_id_r
-        WHERE d.decision = 'apart'""")
     create_table(con, "person evidence", "apart_evidence", f"""
         WITH free_sources AS (
             SELECT c.cluster, bit_or(p.bits) AS bits
@@ -716,51 +611,31 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
             JOIN (SELECT unique_id, {_free_source_bit_sql(duplicate_free)} AS bits
                   FROM profiles) AS p USING (unique_id)
             GROUP BY c.cluster
+        ),
+        apart AS (
+            SELECT least(cl.cluster, cr.cluster) AS cluster_a,
+                   greatest(cl.cluster, cr.cluster) AS cluster_b,
+                   d.one_to_one_weight - d.prior_bits AS evidence, d.known_two_persons
+            FROM pair_decisions AS d
+            JOIN profile_cluster AS cl ON cl.unique_id = d.unique_id_l
+            JOIN profile_cluster AS cr ON cr.unique_id = d.unique_id_r
+            WHERE d.decision = 'apart'
         )
         SELECT a.cluster_a, a.cluster_b, count(*) AS scored_pairs,
                avg(a.evidence) AS mean_evidence,
                bool_or(a.known_two_persons) OR any_value(fa.bits) & any_value(fb.bits) <> 0
                    AS two_persons
-        FROM apart_pairs AS a
+        FROM apart AS a
         JOIN free_sources AS fa ON fa.cluster = a.cluster_a
         JOIN free_sources AS fb ON fb.cluster = a.cluster_b
         GROUP BY a.cluster_a, a.cluster_b""")
-    comparisons = (person_comparison_levels(model_json)
-                   if model_json is not None and prior is None else {})
-    _levels_of_group_pairs(con, "join", "joined_pairs_df", "join_event", comparisons)
-    _levels_of_group_pairs(con, "apart", "apart_pairs", "cluster_a, cluster_b", comparisons)
-    joins = con.sql("SELECT * FROM join_levels ORDER BY join_event").df()
-    apart = con.sql("SELECT * FROM apart_levels ORDER BY cluster_a, cluster_b").df()
-    counted = ~apart["two_persons"].to_numpy(dtype=bool)
-    evidence = np.concatenate([joins["mean_evidence"].to_numpy(float),
-                               apart["mean_evidence"].to_numpy(float)[counted]])
-    persons = int(con.sql("SELECT count(DISTINCT cluster) FROM profile_cluster")
-                  .fetchall()[0][0])
-    group_pairs = len(joins) + persons * (persons - 1) / 2
-    correction = np.zeros(len(evidence))
-    if prior is None:
-        levels = {c: np.concatenate([joins[f"level_{c}"].to_numpy(np.int64),
-                                     apart[f"level_{c}"].to_numpy(np.int64)[counted]])
-                  for c in comparisons}
-        correction, prior, person_m = person_level_m(
-            evidence, np.zeros(len(evidence), dtype=np.int64), levels,
-            {c: m for c, (_, _, m) in comparisons.items()}, group_pairs,
-            len(joins) / group_pairs if group_pairs else 0.5)
-        _keep_person_level_m(con, comparisons, person_m, levels)
-        log.info("linkage: prior that two groups of records are one person %.3g", prior)
-    joins["level_correction"] = correction[:len(joins)]
-    apart["level_correction"] = 0.0
-    apart.loc[counted, "level_correction"] = correction[len(joins):]
-    prior_bits = float(logit2(prior))
-    con.register("join_df", joins)
+    prior_bits = float(logit2(person_prior(con) if prior is None else prior))
     create_table(con, "person evidence", "person_joins", f"""
-        SELECT join_event, scored_pairs, mean_evidence, level_correction,
-               larger_group_profiles, smaller_group_profiles,
-               1 - {_probability_of_weight(f"mean_evidence + level_correction + {prior_bits!r}")}
+        SELECT join_event, scored_pairs, mean_evidence, larger_group_profiles,
+               smaller_group_profiles,
+               1 - {_probability_of_weight(f"mean_evidence + {prior_bits!r}")}
                    AS false_join_probability
-        FROM join_df ORDER BY join_event""")
-    con.unregister("join_df")
-    con.register("apart_df", apart)
+        FROM join_evidence""")
     # a person is one person: of the others it was left apart from, it can be at most one
     # (the clustering kept them apart, so they are taken to be different persons), as a
     # profile is at most one record of a duplicate-free source. With odds o = 2^(mean
@@ -772,29 +647,24 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
     create_table(con, "person evidence", "persons_apart", f"""
         WITH odds AS (
             SELECT *, CASE WHEN two_persons THEN 0.0
-                           ELSE pow(2, least(mean_evidence + level_correction
-                                             + {prior_bits!r}, {MAX_ODDS_BITS}))
+                           ELSE pow(2, least(mean_evidence + {prior_bits!r}, {MAX_ODDS_BITS}))
                       END AS odds
-            FROM apart_df
+            FROM apart_evidence
         ),
         odds_sums AS (
             SELECT cluster, sum(odds) AS odds_sum FROM (
                 SELECT cluster_a AS cluster, odds FROM odds
                 UNION ALL SELECT cluster_b, odds FROM odds) GROUP BY cluster
         )
-        SELECT o.cluster_a, o.cluster_b, o.scored_pairs, o.mean_evidence, o.level_correction,
+        SELECT o.cluster_a, o.cluster_b, o.scored_pairs, o.mean_evidence,
                greatest(a.odds_sum - o.odds, 0) + greatest(b.odds_sum - o.odds, 0)
                    AS competing_odds,
                o.odds / (1 + o.odds + greatest(a.odds_sum - o.odds, 0)
                          + greatest(b.odds_sum - o.odds, 0)) AS same_person_probability
         FROM odds AS o
         JOIN odds_sums AS a ON a.cluster = o.cluster_a
-        JOIN odds_sums AS b ON b.cluster = o.cluster_b
-        ORDER BY o.cluster_a, o.cluster_b""")
-    con.unregister("apart_df")
-    con.unregister("joined_pairs_df")
-    for table in ("join_evidence", "apart_evidence", "apart_pairs", "join_levels",
-                  "apart_levels"):
+        JOIN odds_sums AS b ON b.cluster = o.cluster_b""")
+    for table in ("join_evidence", "apart_evidence"):
         con.execute(f"DROP TABLE {table}")
     # every scored pair between two groups of records shares their one truth: it takes the
     # probability that they are one person (pairs apart) or that the join uniting them was
@@ -835,7 +705,7 @@ def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
     log.info("linkage: %d scored pairs (%.0f s)", scored, time.perf_counter() - started)
     clustered = cluster_profiles(con, settings.threshold, settings.duplicate_free)
     person_tables(con, settings)
-    person_evidence(con, clustered, settings.duplicate_free, model_json=model_json)
+    person_evidence(con, clustered, settings.duplicate_free)
     if model_path is not None:
         model_path.write_text(json.dumps(model_json, indent=1))
     links = int(con.sql(f"SELECT count(*) FROM scored_pairs WHERE match_probability >= "

@@ -254,31 +254,3 @@ def test_logs_never_show_names_keys_or_birth_dates(run, tmp_path, caplog):
     births = {str(d) for (d,) in duckdb.sql(f"SELECT DISTINCT birth_date FROM '{census}' "
                                             "WHERE birth_date IS NOT NULL").fetchall()}
     assert not [x for x in names | keys | births if x in log]
-
-
-def test_scored_pairs_keep_the_level_splink_gave_them(run):
-    # scored_pairs reads each pair's level back from its match weight
-    # (``linkage.link._levels_from_weights_sql``); here the levels are evaluated again from
-    # the model's own SQL conditions on the profiles, for every comparison
-    from linkage.dependence import _level_case, non_null_levels
-
-    model_json = json.loads((run["out"] / "model.json").read_text())
-    con = duckdb.connect(str(run["out"] / "miglink.duckdb"), read_only=True)
-    checked = 0
-    for comparison in model_json["comparisons"]:
-        name = comparison["output_column_name"]
-        top = len(non_null_levels(comparison)) - 1
-        rows = con.sql(f"""
-            WITH l AS (SELECT COLUMNS(*) AS "\\0_l" FROM profiles),
-                 r AS (SELECT COLUMNS(*) AS "\\0_r" FROM profiles)
-            SELECT s."gamma_{name}", coalesce({top} - ({_level_case(comparison)}), -1)
-            FROM (SELECT * FROM scored_pairs ORDER BY unique_id_l, unique_id_r
-                  LIMIT 3000) AS s
-            JOIN l ON l.unique_id_l = s.unique_id_l
-            JOIN r ON r.unique_id_r = s.unique_id_r""").fetchall()
-        assert all(kept == evaluated for kept, evaluated in rows), name
-        assert len({kept for kept, _ in rows}) >= 2, name  # levels, not one default
-        checked += len(rows)
-    assert checked >= 3000
-    levels = con.sql("SELECT comparison, count(*) FROM person_level_m GROUP BY ALL").fetchall()
-    assert "name" in dict(levels) and "person_key" not in dict(levels)

@@ -12,14 +12,7 @@ from hypothesis import strategies as st
 
 from linkage.dependence import condition_on_names
 from linkage.link import identity_frequencies_sql
-from linkage.priors import (
-    LOWEST,
-    fit_prior,
-    logit2,
-    person_level_m,
-    profile_pairs,
-    source_pair_priors,
-)
+from linkage.priors import LOWEST, fit_prior, logit2, profile_pairs, source_pair_priors
 
 
 def test_a_prior_is_the_share_of_certain_matches_among_all_pairs():
@@ -119,39 +112,3 @@ def test_name_frequencies_count_identities_not_profiles():
     con.executemany("INSERT INTO profiles VALUES (?, ?, ?, ?)", rows)
     shares = dict(con.sql(identity_frequencies_sql("full_std")).fetchall())
     assert shares == {"anna|ivanova": pytest.approx(1 / 3), "olga|petrova": pytest.approx(2 / 3)}
-
-
-def test_person_level_m_is_the_share_of_matches_showing_each_level():
-    # 1,000 certain matches, half of them at level 1 (records show it in 10% of matches),
-    # and 1,000 certain non-matches: between persons level 1 has m (500 + 10 x 0.1) / 1,010
-    # (smoothed with 10 pseudo-matches at the record-level m), level 0 the rest
-    evidence = np.r_[np.full(1000, 60.0), np.full(1000, -60.0)]
-    code = np.r_[np.tile([0, 1], 500), np.zeros(1000, dtype=int)]
-    correction, prior, m = person_level_m(evidence, np.zeros(2000, dtype=int),
-                                          {"name": code}, {"name": np.array([0.9, 0.1])},
-                                          pairs=100_000, start=0.01)
-    assert m["name"][0][1] == pytest.approx(501 / 1010)
-    assert m["name"][0][0] == pytest.approx(509 / 1010)
-    assert correction[1] == pytest.approx(np.log2((501 / 1010) / 0.1))
-    assert correction[0] == pytest.approx(np.log2((509 / 1010) / 0.9))
-    assert prior == pytest.approx(1000 / 100_000, rel=1e-6)
-
-
-def test_person_level_m_keeps_unknown_levels_and_kinds_apart():
-    # a group pair with no known level gets no correction; each kind has m of its own
-    evidence = np.full(4, 60.0)
-    code = np.array([0, 1, -1, 1])
-    kind = np.array([0, 0, 0, 1])
-    correction, _, m = person_level_m(evidence, kind, {"name": code},
-                                      {"name": np.array([0.5, 0.5])}, pairs=100, start=0.01)
-    assert correction[2] == 0.0
-    assert m["name"][1][1] == pytest.approx((1 + 5) / 11)  # kind 1: its one pair at level 1
-    assert m["name"][0][1] == pytest.approx((1 + 5) / 12)  # kind 0: one of two known
-
-
-def test_without_levels_person_level_m_is_the_fitted_prior():
-    evidence = np.array([60.0, 60.0, -60.0])
-    correction, prior, _ = person_level_m(evidence, np.zeros(3, dtype=int), {}, {},
-                                          pairs=1000, start=0.1)
-    assert not correction.any()
-    assert prior == pytest.approx(fit_prior(evidence, np.ones(3), 1000, 0.1))
