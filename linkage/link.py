@@ -573,10 +573,12 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
     person), with the pairs it united, how many profiles each group held
     (``larger_group_profiles``, ``smaller_group_profiles``) and ``false_join_probability``,
     the probability that the two groups are different persons. ``persons_apart``: every two
-    persons with scored pairs between them, with ``same_person_probability`` (0 when both hold a record of one
-    duplicate-free source, which cannot be one person's), each person competing for the
-    other with every other person it was left apart from (``competing_odds``: it can be at
-    most one of them). ``pair_decisions`` gains
+    persons with scored pairs between them, with ``same_person_probability`` (0 when both hold
+    a record of one duplicate-free source, which cannot be one person's: ``two_persons``),
+    each person competing for the other with every other person it was left apart from
+    (``competing_odds``: it can be at most one of them); ``model_same_person_probability``
+    is the same without knowing who are two persons (a negative control,
+    ``pipelines.quality.two_persons_control``). ``pair_decisions`` gains
     ``person_match_probability``: each scored pair's probability of being a match read off
     its two groups (pairs between the same two groups are all matches or all not), and
     ``join_event``: for a pair within a person, the join that united its two groups.
@@ -646,21 +648,24 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
     # 1% to 50% held 20 splits where 149 were expected)
     create_table(con, "person evidence", "persons_apart", f"""
         WITH odds AS (
-            SELECT *, CASE WHEN two_persons THEN 0.0
-                           ELSE pow(2, least(mean_evidence + {prior_bits!r}, {MAX_ODDS_BITS}))
-                      END AS odds
-            FROM apart_evidence
+            SELECT *, CASE WHEN two_persons THEN 0.0 ELSE model_odds END AS odds
+            FROM (SELECT *, pow(2, least(mean_evidence + {prior_bits!r}, {MAX_ODDS_BITS}))
+                                AS model_odds
+                  FROM apart_evidence)
         ),
         odds_sums AS (
             SELECT cluster, sum(odds) AS odds_sum FROM (
                 SELECT cluster_a AS cluster, odds FROM odds
                 UNION ALL SELECT cluster_b, odds FROM odds) GROUP BY cluster
         )
-        SELECT o.cluster_a, o.cluster_b, o.scored_pairs, o.mean_evidence,
+        SELECT o.cluster_a, o.cluster_b, o.scored_pairs, o.mean_evidence, o.two_persons,
                greatest(a.odds_sum - o.odds, 0) + greatest(b.odds_sum - o.odds, 0)
                    AS competing_odds,
                o.odds / (1 + o.odds + greatest(a.odds_sum - o.odds, 0)
-                         + greatest(b.odds_sum - o.odds, 0)) AS same_person_probability
+                         + greatest(b.odds_sum - o.odds, 0)) AS same_person_probability,
+               o.model_odds / (1 + o.model_odds + greatest(a.odds_sum - o.odds, 0)
+                               + greatest(b.odds_sum - o.odds, 0))
+                   AS model_same_person_probability
         FROM odds AS o
         JOIN odds_sums AS a ON a.cluster = o.cluster_a
         JOIN odds_sums AS b ON b.cluster = o.cluster_b""")

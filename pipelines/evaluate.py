@@ -100,6 +100,15 @@ def evaluate(out: Path, truth: Path, tolerance_days: int = TOLERANCE_DAYS) -> di
             if interval:
                 errors[f"expected_{kind}_interval"] = interval
                 errors[f"{kind}_in_interval"] = interval[0] <= errors[kind] <= interval[1]
+        control = estimated.get("two_persons_control")
+        if control:  # the same counted against the known two persons (a negative control)
+            for kind in ("false_matches", "missed_matches", "split_persons"):
+                errors[f"control_{kind}"] = control[kind]
+            for kind in ("false_matches", "missed_matches"):
+                interval = control[f"{kind}_interval"]
+                errors[f"control_{kind}_interval"] = interval
+                errors[f"{kind}_in_control_interval"] = None if None in interval else \
+                    interval[0] <= errors[kind] <= interval[1]
     (out / "evaluation.json").write_text(json.dumps(result, indent=1, default=str))
     return result
 
@@ -329,6 +338,12 @@ def format_evaluation(result: dict[str, Any]) -> str:
                      f"missed matches {int(e['missed_matches']):,} (model expects "
                      f"{e['expected_missed_matches']:,.0f}{_interval(e, 'missed_matches')}); "
                      f"blocking recall {e['blocking_recall']:.4f}")
+        if "control_false_matches" in e:
+            low, high = e["control_false_matches_interval"]
+            lines.append(f"  against the known two persons: false matches "
+                         f"{e['control_false_matches']:,.0f} (90% interval {low:,.0f}-"
+                         f"{high:,.0f}), missed matches {e['control_missed_matches']:,.0f}, "
+                         f"split persons {e['control_split_persons']:,.0f}")
     coverage = result.get("register_over_coverage")
     if coverage and coverage["true_over_coverage_rate"] is not None \
             and coverage["estimated_over_coverage_rate"] is not None:

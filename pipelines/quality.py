@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,7 @@ def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
         "persons": _one(con, "SELECT count(*) FROM persons"),
     }
     figures.update(linkage_error_estimates(con))
+    figures["two_persons_control"] = two_persons_control(con, t, figures)
     figures["blocking"] = blocking_analysis(con)
     # how likely two profiles of two sources are one person before they are compared
     # (``linkage.priors``): how densely one source covers the other
@@ -154,6 +156,90 @@ def linkage_error_estimates(con: Any) -> dict[str, Any]:
                {ERROR_SQL}
         FROM pair_decisions GROUP BY ALL ORDER BY ALL""")
     return overall
+
+
+NEAR_LINK = 0.01  # a pair of persons came near a link: its strongest pair has p >= 1%
+
+
+def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
+                        level: float = 0.9) -> dict[str, Any] | None:
+    """Linkage errors checked against a negative control: the persons known to be two.
+
+    Two persons who both hold a record of one duplicate-free source (a census) cannot be
+    one person (``two_persons`` in ``persons_apart``), whatever their records say. The
+    clustering refuses the links between them however strong, and the model, asked without
+    that knowledge (``model_same_person_probability``), still gives them some chance of
+    being one. Both are errors it makes on non-matches, seen without labels, and the known
+    two persons are a sample of the non-matches: of the pairs of persons that came near a
+    link (their strongest scored pair at ``NEAR_LINK`` or more, below ``threshold``) a share
+    ``q`` is known two persons, each other pair counted as far as the model thinks it two
+    persons (``1 - same_person_probability``). So each of their errors stands for
+    ``r = (1 - q) / q`` errors among the others (target-decoy, as proteomics counts its
+    false discoveries), assuming known two persons are as prone to coincidences as others.
+
+    ``false_matches``: the refused links (scored pairs at ``threshold`` or more between
+    known two persons, two records of one duplicate-free source left out) times ``r``,
+    measured rather than modelled. Its interval (central ``level``, normal) is for the true
+    count: refused links come in lumps (all the strong pairs between two persons) and the
+    false links kept are another draw of such lumps, so the variance is ``(r + r^2) *
+    sum(lump^2)``. ``missed_matches`` and ``split_persons``: the model's expected counts
+    (``model``) less ``r`` times what it gives the known two persons (in scored pairs and
+    in pairs of persons), the model's interval moved by as much. Units as the model's.
+    None without known two persons near a link (no duplicate-free source).
+    """
+    rows = con.sql(f"""
+        WITH apart AS (
+            SELECT least(cl.cluster, cr.cluster) AS cluster_a,
+                   greatest(cl.cluster, cr.cluster) AS cluster_b,
+                   max(d.match_probability) AS strongest,
+                   count(*) FILTER (WHERE d.match_probability >= {float(threshold)!r}
+                                    AND NOT d.known_two_persons) AS refused
+            FROM pair_decisions AS d
+            JOIN profile_cluster AS cl ON cl.unique_id = d.unique_id_l
+            JOIN profile_cluster AS cr ON cr.unique_id = d.unique_id_r
+            WHERE d.decision = 'apart'
+            GROUP BY ALL
+        )
+        SELECT p.two_persons, p.same_person_probability,
+               coalesce(p.model_same_person_probability, 0) AS model_probability,
+               p.scored_pairs, a.strongest, a.refused
+        FROM persons_apart AS p JOIN apart AS a USING (cluster_a, cluster_b)
+        ORDER BY p.cluster_a, p.cluster_b""").fetchnumpy()
+    two = np.asarray(rows["two_persons"], dtype=bool)
+    strongest = np.asarray(rows["strongest"], dtype=float)
+    refused = np.asarray(rows["refused"], dtype=float)
+    near = (strongest >= NEAR_LINK) & (strongest < threshold)
+    weight = np.where(two, 1.0, 1.0 - np.asarray(rows["same_person_probability"], float))
+    known = float(weight[near & two].sum())
+    if known == 0:
+        return None
+    share = known / float(weight[near].sum())
+    ratio = (1 - share) / share
+    lumps = refused[two & (refused > 0)]
+    false = ratio * float(lumps.sum())
+    spread = NormalDist().inv_cdf(0.5 + level / 2) * math.sqrt(
+        (ratio + ratio ** 2) * float(np.sum(lumps ** 2)))
+    phantom = np.where(two, np.asarray(rows["model_probability"], float), 0.0)
+    missed_shift = ratio * float(np.sum(phantom * np.asarray(rows["scored_pairs"], float)))
+    missed_interval = model.get("expected_missed_matches_interval") or [None, None]
+    return {
+        "person_pairs_near_a_link": int(near.sum()),
+        "known_two_persons_share": share,
+        "errors_per_known_error": ratio,
+        "refused_links": int(lumps.sum()),
+        "person_pairs_refused": int(lumps.size),
+        "false_matches": false,
+        "false_matches_interval": [round(max(false - spread, 0.0), 1),
+                                   round(false + spread, 1)],
+        "model_missed_matches_on_known_two_persons": float(np.sum(
+            phantom * np.asarray(rows["scored_pairs"], float))),
+        "missed_matches": max(model["expected_missed_matches"] - missed_shift, 0.0),
+        "missed_matches_interval": [None if v is None else round(max(v - missed_shift, 0.0), 1)
+                                    for v in missed_interval],
+        "model_split_persons_on_known_two_persons": float(phantom.sum()),
+        "split_persons": max(model["expected_split_persons"] - ratio * float(phantom.sum()),
+                             0.0),
+    }
 
 
 def _group_columns(con: Any, sql: str) -> tuple[np.ndarray, np.ndarray]:

@@ -118,6 +118,36 @@ def _error_total(link: dict[str, Any], kind: str) -> dict[str, Any]:
             "90% interval from": interval[0], "to": interval[1]}
 
 
+def _two_persons_section(control: dict[str, Any] | None) -> str:
+    """The errors counted against the persons known to be two (a negative control,
+    ``pipelines.quality.two_persons_control``)."""
+    head = "<h3>Errors checked against the persons known to be two</h3><p class='note'>"
+    if not control:
+        return head + ("Not available: no two persons near a link are known to be two (it "
+                       "needs a duplicate-free source, such as a census).</p>")
+    return head + (
+        "Two persons who both hold a record of one duplicate-free source cannot be one, so "
+        "the clustering refused the links between them however strong, and the model, asked "
+        "without knowing it, still gives them some chance of being one: errors on "
+        "non-matches, seen without labels. Of the pairs of persons that came near a link, a "
+        "share q is known two persons, so each of their errors stands for (1 - q) / q among "
+        "the others, if known two persons are as prone to coincidences as the others. False "
+        "matches: the refused links times (1 - q) / q, counted, not modelled (its 90% "
+        "interval counts the lumps links come in). Missed matches and split persons: the "
+        "model's, less (1 - q) / q times what it gives the known two persons. Units as "
+        "above.</p>") + table([
+            {"errors": kind.replace("_", " "), "counted": control[kind],
+             "90% interval from": (control.get(f"{kind}_interval") or [None])[0],
+             "to": (control.get(f"{kind}_interval") or [None, None])[1]}
+            for kind in ("false_matches", "missed_matches", "split_persons")]) + table([{
+                "pairs of persons near a link": control["person_pairs_near_a_link"],
+                "q (known two persons)": control["known_two_persons_share"],
+                "refused links": control["refused_links"],
+                "pairs of persons refused": control["person_pairs_refused"],
+                "model's missed matches on them": control[
+                    "model_missed_matches_on_known_two_persons"]}])
+
+
 def render_report(q: dict[str, Any]) -> str:
     run = q["run"]
     link = q["linkage"]
@@ -167,6 +197,7 @@ def render_report(q: dict[str, Any]) -> str:
         "persons kept apart with all the pairs between them: these counts come in lumps.</p>"
         + table([_error_total(link, "false_matches"), _error_total(link, "missed_matches")])
         + table(link.get("errors_by_source_pair", []))
+        + _two_persons_section(link.get("two_persons_control"))
         + "<h3>Prior per source pair</h3><p class='note'>How likely two identity profiles "
         "of two sources (a source with itself included; a_side_undated: pairs where a side "
         "has no birth year) are one person before they are compared, fitted on the scored "

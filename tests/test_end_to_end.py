@@ -87,6 +87,15 @@ def test_scores_against_truth_reach_floors(run):
         lo, hi = errors[f"expected_{kind}_interval"]
         assert lo <= errors[f"expected_{kind}"] <= hi, (kind, lo, hi)
         assert errors[f"{kind}_in_interval"] == (lo <= errors[kind] <= hi)
+    # the errors counted against the persons known to be two (both in the census,
+    # duplicate-free here): false matches from the links refused between them, with an
+    # interval, and evaluate says whether the true count fell inside
+    lo, hi = errors["control_false_matches_interval"]
+    assert 0 <= lo <= errors["control_false_matches"] <= hi
+    assert errors["false_matches_in_control_interval"] == (lo <= errors["false_matches"] <= hi)
+    # and the model's missed matches less what it gives the known two persons
+    assert 0 <= errors["control_missed_matches"] <= errors["expected_missed_matches"]
+    assert 0 <= errors["control_split_persons"] <= errors["expected_split_persons"]
 
 
 def test_quality_gives_each_source_pair_its_prior(run):
@@ -178,6 +187,7 @@ def test_explain_shows_evidence_and_events_without_identities(run, capsys):
 def test_report_is_self_contained_and_shows_no_identities(run):
     report = (run["out"] / "report.html").read_text()
     assert "<script" not in report.lower()
+    assert "Errors checked against the persons known to be two" in report
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", report)
     names = duckdb.sql(f"SELECT DISTINCT last_name FROM "
                        f"'{run['data'] / 'population_register.parquet'}' "

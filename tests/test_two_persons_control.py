@@ -1,0 +1,86 @@
+"""Linkage errors against a negative control, the persons known to be two
+(``pipelines.quality.two_persons_control``): hand-worked cases."""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import pytest
+
+from pipelines.quality import two_persons_control
+
+MODEL = {"expected_missed_matches": 10.0, "expected_split_persons": 2.0,
+         "expected_missed_matches_interval": [4.0, 16.0]}
+
+
+def _tables(apart: list[tuple[int, int, bool, float, float, list[tuple[float, bool]]]]
+            ) -> duckdb.DuckDBPyConnection:
+    """Per pair of persons ``a``, ``b``: whether they are known two persons, their
+    same-person probability, the model's without that knowledge, and their scored pairs as
+    (match probability, two records of one duplicate-free source); each pair between two
+    profiles of their own."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE profile_cluster (unique_id BIGINT, cluster BIGINT)")
+    con.execute("CREATE TABLE pair_decisions (unique_id_l BIGINT, unique_id_r BIGINT, "
+                "decision VARCHAR, match_probability DOUBLE, known_two_persons BOOLEAN)")
+    con.execute("CREATE TABLE persons_apart (cluster_a BIGINT, cluster_b BIGINT, "
+                "scored_pairs BIGINT, two_persons BOOLEAN, same_person_probability DOUBLE, "
+                "model_same_person_probability DOUBLE)")
+    profile = 0
+    for a, b, two, same, model, pairs in apart:
+        con.execute("INSERT INTO persons_apart VALUES (?, ?, ?, ?, ?, ?)",
+                    [a, b, len(pairs), two, same, model])
+        for p, known in pairs:
+            con.executemany("INSERT INTO profile_cluster VALUES (?, ?)",
+                            [(profile, a), (profile + 1, b)])
+            con.execute("INSERT INTO pair_decisions VALUES (?, ?, 'apart', ?, ?)",
+                        [profile, profile + 1, p, known])
+            profile += 2
+    return con
+
+
+CASE = [
+    # known two persons, two links refused (0.95, 0.92); their census pair at 0.97 is two
+    # records of one source, not a refused link; above the threshold, not in the pool;
+    # the model alone would call them one person with 0.8 (4 scored pairs)
+    (1, 2, True, 0.0, 0.8, [(0.95, False), (0.92, False), (0.3, False), (0.97, True)]),
+    (3, 4, True, 0.0, 0.1, [(0.2, False)]),    # known two persons near a link
+    (5, 6, False, 0.5, 0.5, [(0.4, False)]),   # near, counted as half two persons
+    (7, 8, False, 0.0, 0.0, [(0.05, False)]),  # near, two persons
+    (9, 10, False, 0.0, 0.0, [(0.001, False)]),  # never near a link
+]
+
+
+def test_each_known_error_stands_for_the_unknown_share_over_the_known_share():
+    control = two_persons_control(_tables(CASE), 0.9, MODEL)
+    # q = 1 / (1 + 0.5 + 1) = 0.4, so each known error stands for (1 - q) / q = 1.5
+    assert control["known_two_persons_share"] == pytest.approx(0.4)
+    assert control["errors_per_known_error"] == pytest.approx(1.5)
+    assert control["person_pairs_near_a_link"] == 3
+    assert (control["refused_links"], control["person_pairs_refused"]) == (2, 1)
+    assert control["false_matches"] == pytest.approx(3.0)
+    # one lump of 2 links: variance (1.5 + 1.5^2) * 2^2 = 15
+    assert control["false_matches_interval"] == [
+        0.0, pytest.approx(round(3.0 + 1.6448536 * math.sqrt(15), 1))]
+    # the model's mass on the known two persons: 0.8 * 4 + 0.1 * 1 = 3.3 pairs, 0.9 persons
+    assert control["model_missed_matches_on_known_two_persons"] == pytest.approx(3.3)
+    assert control["missed_matches"] == pytest.approx(10.0 - 1.5 * 3.3)
+    low, high = control["missed_matches_interval"]  # the model's, moved by as much
+    assert low == 0.0 and high == pytest.approx(16.0 - 4.95, abs=0.06)
+    assert control["split_persons"] == pytest.approx(2.0 - 1.5 * 0.9)
+
+
+def test_no_refused_links_count_no_false_matches():
+    con = _tables([(1, 2, True, 0.0, 0.0, [(0.5, False)]),
+                   (3, 4, False, 0.0, 0.0, [(0.3, False)])])
+    control = two_persons_control(con, 0.9, MODEL)
+    assert control["false_matches"] == 0.0
+    assert control["false_matches_interval"] == [0.0, 0.0]
+    assert control["missed_matches"] == MODEL["expected_missed_matches"]
+
+
+def test_without_known_two_persons_near_a_link_there_is_no_control():
+    con = _tables([(1, 2, False, 0.1, 0.1, [(0.5, False)]),
+                   (3, 4, True, 0.0, 0.0, [(0.001, False)])])
+    assert two_persons_control(con, 0.9, MODEL) is None
