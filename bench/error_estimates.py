@@ -34,10 +34,11 @@ COUNTS = ("false_matches", "expected_false_matches", "missed_matches",
 
 
 def world_errors(persons: int, seed: int, world: str, work: Path,
-                 config: Path | None = None) -> dict:
+                 config: Path | None = None, reuse: bool = False) -> dict:
     data, out = work / f"{world}_{seed}" / "data", work / f"{world}_{seed}" / "out"
     configured = ["--config", str(config)] if config else []
-    for command in (["synth", "--persons", str(persons), "--seed", str(seed), "--world", world,
+    done = reuse and (out / "evaluation.json").exists()
+    for command in () if done else (["synth", "--persons", str(persons), "--seed", str(seed), "--world", world,
                      "--out", str(data)],
                     ["run", str(data), "--out", str(out), *configured],
                     ["evaluate", str(out), "--truth", str(data / "truth")]):
@@ -54,6 +55,10 @@ def world_errors(persons: int, seed: int, world: str, work: Path,
     for kind in ("false_matches", "missed_matches", "split_persons"):
         row[f"control_{kind}"] = errors.get(f"control_{kind}")
     for kind in ("false_matches", "missed_matches"):
+        row[f"expected_{kind}_interval"] = errors[f"expected_{kind}_interval"]
+        row[f"{kind}_in_interval"] = errors[f"{kind}_in_interval"]
+        row[f"{kind}_relative_error"] = (errors[f"expected_{kind}"] / errors[kind] - 1
+                                         if errors[kind] else None)
         row[f"{kind}_in_control_interval"] = errors.get(f"{kind}_in_control_interval")
     return row
 
@@ -65,12 +70,15 @@ def main() -> None:
     parser.add_argument("--hard-seeds", type=int, nargs="*", default=[2, 3, 4, 5, 6])
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--config", type=Path, default=None, help="a run config (TOML)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="take the worlds already evaluated in --work as they are")
     args = parser.parse_args()
     worlds = [(s, "default") for s in args.seeds] + [(s, "hard") for s in args.hard_seeds]
     with work_folder(args.work, "miglink-bench-errors-") as work:
         rows = []
         for seed, world in worlds:
-            rows.append(world_errors(args.persons, seed, world, work, args.config))
+            rows.append(world_errors(args.persons, seed, world, work, args.config,
+                                     args.reuse))
             print(json.dumps(rows[-1]), flush=True)
     totals = {k: round(sum(r[k] for r in rows), 1) for k in COUNTS}
     for kind in ("false_matches", "missed_matches"):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -179,10 +178,8 @@ def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
 
     ``false_matches``: the refused links (scored pairs at ``threshold`` or more between
     known two persons, two records of one duplicate-free source left out) times ``r``,
-    measured rather than modelled. Its interval (central ``level``, normal) is for the true
-    count: refused links come in lumps (all the strong pairs between two persons) and the
-    false links kept are another draw of such lumps, so the variance is ``(r + r^2) *
-    sum(lump^2)``. ``missed_matches`` and ``split_persons``: the model's expected counts
+    measured rather than modelled, with an interval for the true count
+    (``_false_links_interval``). ``missed_matches`` and ``split_persons``: the model's expected counts
     (``model``) less ``r`` times what it gives the known two persons (in scored pairs and
     in pairs of persons), the model's interval moved by as much. Units as the model's.
     None without known two persons near a link (no duplicate-free source).
@@ -217,8 +214,6 @@ def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
     ratio = (1 - share) / share
     lumps = refused[two & (refused > 0)]
     false = ratio * float(lumps.sum())
-    spread = NormalDist().inv_cdf(0.5 + level / 2) * math.sqrt(
-        (ratio + ratio ** 2) * float(np.sum(lumps ** 2)))
     phantom = np.where(two, np.asarray(rows["model_probability"], float), 0.0)
     missed_shift = ratio * float(np.sum(phantom * np.asarray(rows["scored_pairs"], float)))
     missed_interval = model.get("expected_missed_matches_interval") or [None, None]
@@ -229,8 +224,7 @@ def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
         "refused_links": int(lumps.sum()),
         "person_pairs_refused": int(lumps.size),
         "false_matches": false,
-        "false_matches_interval": [round(max(false - spread, 0.0), 1),
-                                   round(false + spread, 1)],
+        "false_matches_interval": _false_links_interval(lumps, ratio, level),
         "model_missed_matches_on_known_two_persons": float(np.sum(
             phantom * np.asarray(rows["scored_pairs"], float))),
         "missed_matches": max(model["expected_missed_matches"] - missed_shift, 0.0),
@@ -240,6 +234,25 @@ def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
         "split_persons": max(model["expected_split_persons"] - ratio * float(phantom.sum()),
                              0.0),
     }
+
+
+def _false_links_interval(lumps: np.ndarray, ratio: float, level: float, draws: int = 4000,
+                          seed: int = 0) -> list[float]:
+    """Central ``level`` interval of the false links kept, predicted from the refused ones.
+
+    Refused links come in lumps (all the strong pairs between two persons) and the false
+    links kept are another draw of such lumps. The rate of lumps among known two persons
+    has the Jeffreys posterior ``Gamma(n + 1/2)`` (n lumps seen, none too); the kept false
+    lumps are ``Poisson(ratio * rate)``, each the size of a refused lump drawn at random (1
+    when none was refused). Simulated with a fixed seed.
+    """
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(lumps.size + 0.5, 1.0, draws) * ratio
+    counts = rng.poisson(rate)
+    sizes = lumps if lumps.size else np.ones(1)
+    totals = np.array([sizes[rng.integers(0, sizes.size, c)].sum() for c in counts])
+    tail = (1 - level) / 2
+    return [round(float(v), 1) for v in np.quantile(totals, [tail, 1 - tail])]
 
 
 def _group_columns(con: Any, sql: str) -> tuple[np.ndarray, np.ndarray]:
