@@ -215,7 +215,8 @@ def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
     lumps = refused[two & (refused > 0)]
     false = ratio * float(lumps.sum())
     phantom = np.where(two, np.asarray(rows["model_probability"], float), 0.0)
-    missed_shift = ratio * float(np.sum(phantom * np.asarray(rows["scored_pairs"], float)))
+    phantom_pairs = float(np.sum(phantom * np.asarray(rows["scored_pairs"], float)))
+    missed_shift = ratio * phantom_pairs
     missed_interval = model.get("expected_missed_matches_interval") or [None, None]
     return {
         "person_pairs_near_a_link": int(near.sum()),
@@ -225,8 +226,7 @@ def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
         "person_pairs_refused": int(lumps.size),
         "false_matches": false,
         "false_matches_interval": _false_links_interval(lumps, ratio, level),
-        "model_missed_matches_on_known_two_persons": float(np.sum(
-            phantom * np.asarray(rows["scored_pairs"], float))),
+        "model_missed_matches_on_known_two_persons": phantom_pairs,
         "missed_matches": max(model["expected_missed_matches"] - missed_shift, 0.0),
         "missed_matches_interval": [None if v is None else round(max(v - missed_shift, 0.0), 1)
                                     for v in missed_interval],
