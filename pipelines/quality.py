@@ -157,7 +157,7 @@ def linkage_error_estimates(con: Any) -> dict[str, Any]:
     return overall
 
 
-NEAR_LINK = 0.01  # a pair of persons came near a link: its strongest pair has p >= 1%
+NEAR_LINK = 0.5  # a scored pair came near a link: more likely a match than not, below the threshold
 
 
 def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
@@ -169,12 +169,17 @@ def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
     clustering refuses the links between them however strong, and the model, asked without
     that knowledge (``model_same_person_probability``), still gives them some chance of
     being one. Both are errors it makes on non-matches, seen without labels, and the known
-    two persons are a sample of the non-matches: of the pairs of persons that came near a
-    link (their strongest scored pair at ``NEAR_LINK`` or more, below ``threshold``) a share
-    ``q`` is known two persons, each other pair counted as far as the model thinks it two
-    persons (``1 - same_person_probability``). So each of their errors stands for
-    ``r = (1 - q) / q`` errors among the others (target-decoy, as proteomics counts its
-    false discoveries), assuming known two persons are as prone to coincidences as others.
+    two persons are a sample of the non-matches: of the scored pairs that came near a link
+    (match probability from ``NEAR_LINK``, even odds, up to ``threshold``; between persons
+    left apart) a share ``q`` joins known two persons, each other pair counted as far as
+    the model thinks its two persons two (``1 - same_person_probability``). So each of
+    their errors stands for ``r = (1 - q) / q`` errors among the others (target-decoy, as
+    proteomics counts its false discoveries), assuming the known two persons are as prone
+    to coincidences as the others. The share is taken in scored pairs, the unit the links
+    are counted in, and next to the threshold, where the pairs are most like the links:
+    over all pairs of persons that came anywhere near a link (strongest pair from 1%), the
+    share varied with the strength of the pairs, and the false matches counted ran 50% over
+    at 100,000 persons.
 
     ``false_matches``: the refused links (scored pairs at ``threshold`` or more between
     known two persons, two records of one duplicate-free source left out) times ``r``,
@@ -182,13 +187,16 @@ def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
     (``_false_links_interval``). ``missed_matches`` and ``split_persons``: the model's expected counts
     (``model``) less ``r`` times what it gives the known two persons (in scored pairs and
     in pairs of persons), the model's interval moved by as much. Units as the model's.
-    None without known two persons near a link (no duplicate-free source).
+    None without scored pairs of known two persons near a link (no duplicate-free source,
+    or a threshold at even odds or below).
     """
     rows = con.sql(f"""
         WITH apart AS (
             SELECT least(cl.cluster, cr.cluster) AS cluster_a,
                    greatest(cl.cluster, cr.cluster) AS cluster_b,
-                   max(d.match_probability) AS strongest,
+                   count(*) FILTER (WHERE d.match_probability >= {NEAR_LINK!r}
+                                    AND d.match_probability < {float(threshold)!r}
+                                    AND NOT d.known_two_persons) AS near,
                    count(*) FILTER (WHERE d.match_probability >= {float(threshold)!r}
                                     AND NOT d.known_two_persons) AS refused
             FROM pair_decisions AS d
@@ -199,18 +207,18 @@ def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
         )
         SELECT p.two_persons, p.same_person_probability,
                coalesce(p.model_same_person_probability, 0) AS model_probability,
-               p.scored_pairs, a.strongest, a.refused
+               p.scored_pairs, a.near, a.refused
         FROM persons_apart AS p JOIN apart AS a USING (cluster_a, cluster_b)
         ORDER BY p.cluster_a, p.cluster_b""").fetchnumpy()
     two = np.asarray(rows["two_persons"], dtype=bool)
-    strongest = np.asarray(rows["strongest"], dtype=float)
+    near = np.asarray(rows["near"], dtype=float)
     refused = np.asarray(rows["refused"], dtype=float)
-    near = (strongest >= NEAR_LINK) & (strongest < threshold)
-    weight = np.where(two, 1.0, 1.0 - np.asarray(rows["same_person_probability"], float))
-    known = float(weight[near & two].sum())
+    weight = near * np.where(two, 1.0,
+                             1.0 - np.asarray(rows["same_person_probability"], float))
+    known = float(weight[two].sum())
     if known == 0:
         return None
-    share = known / float(weight[near].sum())
+    share = known / float(weight.sum())
     ratio = (1 - share) / share
     lumps = refused[two & (refused > 0)]
     false = ratio * float(lumps.sum())
@@ -219,7 +227,7 @@ def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
     missed_shift = ratio * phantom_pairs
     missed_interval = model.get("expected_missed_matches_interval") or [None, None]
     return {
-        "person_pairs_near_a_link": int(near.sum()),
+        "scored_pairs_near_a_link": int(near.sum()),
         "known_two_persons_share": share,
         "errors_per_known_error": ratio,
         "refused_links": int(lumps.sum()),

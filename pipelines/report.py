@@ -123,27 +123,28 @@ def _two_persons_section(control: dict[str, Any] | None) -> str:
     ``pipelines.quality.two_persons_control``)."""
     head = "<h3>Errors checked against the persons known to be two</h3><p class='note'>"
     if not control:
-        return head + ("Not available: no two persons near a link are known to be two (it "
-                       "needs a duplicate-free source, such as a census).</p>")
+        return head + ("Not available: no scored pairs of persons known to be two came near "
+                       "a link (it needs a duplicate-free source, such as a census, and a "
+                       "threshold above even odds).</p>")
     return head + (
         "Two persons who both hold a record of one duplicate-free source cannot be one, so "
         "the clustering refused the links between them however strong, and the model, asked "
         "without knowing it, still gives them some chance of being one: errors on "
-        "non-matches, seen without labels. Of the pairs of persons that came near a link, a "
-        "share q is known two persons, so each of their errors stands for (1 - q) / q among "
-        "the others, if known two persons are as prone to coincidences as the others. False "
-        "matches: the refused links times (1 - q) / q, counted, not modelled (its 90% "
-        "interval counts the lumps links come in). Missed matches and split persons: the "
-        "model's, less (1 - q) / q times what it gives the known two persons. Units as "
-        "above. On synthetic worlds the corrected missed matches came within 20% of the "
-        "truth where the model's alone ran up to 24% over; the counted false matches ran "
-        "from 10% under to 52% over where the model's ran from 33% under to 4% over: read "
-        "the two false-match figures as a range.</p>") + table([
+        "non-matches, seen without labels. Of the scored pairs that came near a link (more "
+        "likely a match than not, below the threshold), a share q joins known two persons, "
+        "so each of their errors stands for (1 - q) / q among the others, if known two "
+        "persons are as prone to coincidences as the others. False matches: the refused "
+        "links times (1 - q) / q, counted, not modelled (its 90% interval counts the lumps "
+        "links come in). Missed matches and split persons: the model's, less (1 - q) / q "
+        "times what it gives the known two persons. Units as above. On synthetic worlds "
+        "these came within 20% of the true counts where the model's own ran up to 34% under "
+        "(false matches) and 24% over (missed matches); trust them before the model's.</p>"
+    ) + table([
             {"errors": kind.replace("_", " "), "counted": control[kind],
              "90% interval from": (control.get(f"{kind}_interval") or [None])[0],
              "to": (control.get(f"{kind}_interval") or [None, None])[1]}
             for kind in ("false_matches", "missed_matches", "split_persons")]) + table([{
-                "pairs of persons near a link": control["person_pairs_near_a_link"],
+                "scored pairs near a link": control["scored_pairs_near_a_link"],
                 "q (known two persons)": control["known_two_persons_share"],
                 "refused links": control["refused_links"],
                 "pairs of persons refused": control["person_pairs_refused"],

@@ -91,7 +91,8 @@ def test_scores_against_truth_reach_floors(run):
     # duplicate-free here): false matches from the links refused between them, with an
     # interval, and evaluate says whether the true count fell inside
     lo, hi = errors["control_false_matches_interval"]
-    assert 0 <= lo <= errors["control_false_matches"] <= hi
+    # (an interval of a count of lumps: with less than one lump expected it may be 0-0)
+    assert 0 <= lo <= errors["control_false_matches"] <= max(hi, 1.0)
     assert errors["false_matches_in_control_interval"] == (lo <= errors["false_matches"] <= hi)
     # and the model's missed matches less what it gives the known two persons
     assert 0 <= errors["control_missed_matches"] <= errors["expected_missed_matches"]

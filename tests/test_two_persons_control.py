@@ -40,22 +40,23 @@ def _tables(apart: list[tuple[int, int, bool, float, float, list[tuple[float, bo
 
 CASE = [
     # known two persons, two links refused (0.95, 0.92); their census pair at 0.97 is two
-    # records of one source, not a refused link; above the threshold, not in the pool;
-    # the model alone would call them one person with 0.8 (4 scored pairs)
-    (1, 2, True, 0.0, 0.8, [(0.95, False), (0.92, False), (0.3, False), (0.97, True)]),
-    (3, 4, True, 0.0, 0.1, [(0.2, False)]),    # known two persons near a link
-    (5, 6, False, 0.5, 0.5, [(0.4, False)]),   # near, counted as half two persons
-    (7, 8, False, 0.0, 0.0, [(0.05, False)]),  # near, two persons
+    # records of one source, not a refused link; above the threshold, not near a link; one
+    # pair near a link (0.6); the model alone would call them one person with 0.8 (4 pairs)
+    (1, 2, True, 0.0, 0.8, [(0.95, False), (0.92, False), (0.6, False), (0.97, True)]),
+    (3, 4, True, 0.0, 0.1, [(0.7, False)]),    # known two persons, a pair near a link
+    (5, 6, False, 0.5, 0.5, [(0.8, False), (0.55, False)]),  # near, counted as half two
+    (7, 8, False, 0.0, 0.0, [(0.6, False), (0.85, False), (0.3, False)]),  # 2 near, 1 not
     (9, 10, False, 0.0, 0.0, [(0.001, False)]),  # never near a link
 ]
 
 
 def test_each_known_error_stands_for_the_unknown_share_over_the_known_share():
     control = two_persons_control(_tables(CASE), 0.9, MODEL)
-    # q = 1 / (1 + 0.5 + 1) = 0.4, so each known error stands for (1 - q) / q = 1.5
+    # in scored pairs near a link: q = 2 / (2 + 2 * 0.5 + 2) = 0.4, so each known error
+    # stands for (1 - q) / q = 1.5
     assert control["known_two_persons_share"] == pytest.approx(0.4)
     assert control["errors_per_known_error"] == pytest.approx(1.5)
-    assert control["person_pairs_near_a_link"] == 3
+    assert control["scored_pairs_near_a_link"] == 6
     assert (control["refused_links"], control["person_pairs_refused"]) == (2, 1)
     assert control["false_matches"] == pytest.approx(3.0)
     # the interval is of the true count: lumps of 2 links, as many as 1.5 per refused lump
@@ -71,7 +72,7 @@ def test_each_known_error_stands_for_the_unknown_share_over_the_known_share():
 
 def test_no_refused_links_count_no_false_matches():
     con = _tables([(1, 2, True, 0.0, 0.0, [(0.5, False)]),
-                   (3, 4, False, 0.0, 0.0, [(0.3, False)])])
+                   (3, 4, False, 0.0, 0.0, [(0.6, False)])])
     control = two_persons_control(con, 0.9, MODEL)
     assert control["false_matches"] == 0.0
     # none refused is not none kept: a lump or more remains possible
@@ -82,5 +83,7 @@ def test_no_refused_links_count_no_false_matches():
 
 def test_without_known_two_persons_near_a_link_there_is_no_control():
     con = _tables([(1, 2, False, 0.1, 0.1, [(0.5, False)]),
-                   (3, 4, True, 0.0, 0.0, [(0.001, False)])])
+                   (3, 4, True, 0.0, 0.0, [(0.3, False)])])
     assert two_persons_control(con, 0.9, MODEL) is None
+    # nor with the threshold at even odds or below: nothing is near a link
+    assert two_persons_control(_tables(CASE), 0.5, MODEL) is None
