@@ -198,7 +198,8 @@ def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
                                     AND d.match_probability < {float(threshold)!r}
                                     AND NOT d.known_two_persons) AS near,
                    count(*) FILTER (WHERE d.match_probability >= {float(threshold)!r}
-                                    AND NOT d.known_two_persons) AS refused
+                                    AND NOT d.known_two_persons) AS refused,
+                   count(*) FILTER (WHERE NOT d.known_two_persons) AS comparable
             FROM pair_decisions AS d
             JOIN profile_cluster AS cl ON cl.unique_id = d.unique_id_l
             JOIN profile_cluster AS cr ON cr.unique_id = d.unique_id_r
@@ -207,7 +208,7 @@ def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
         )
         SELECT p.two_persons, p.same_person_probability,
                coalesce(p.model_same_person_probability, 0) AS model_probability,
-               p.scored_pairs, a.near, a.refused
+               a.comparable, a.near, a.refused
         FROM persons_apart AS p JOIN apart AS a USING (cluster_a, cluster_b)
         ORDER BY p.cluster_a, p.cluster_b""").fetchnumpy()
     two = np.asarray(rows["two_persons"], dtype=bool)
@@ -223,7 +224,9 @@ def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
     lumps = refused[two & (refused > 0)]
     false = ratio * float(lumps.sum())
     phantom = np.where(two, np.asarray(rows["model_probability"], float), 0.0)
-    phantom_pairs = float(np.sum(phantom * np.asarray(rows["scored_pairs"], float)))
+    # in the model's units: its missed matches leave out two records of one duplicate-free
+    # source, which other persons never share
+    phantom_pairs = float(np.sum(phantom * np.asarray(rows["comparable"], float)))
     missed_shift = ratio * phantom_pairs
     missed_interval = model.get("expected_missed_matches_interval") or [None, None]
     return {
