@@ -137,7 +137,7 @@ def _two_persons_section(control: dict[str, Any] | None) -> str:
         "links times (1 - q) / q, counted, not modelled (its 90% interval counts the lumps "
         "links come in). Missed matches and split persons: the model's, less (1 - q) / q "
         "times what it gives the known two persons. Units as above. On synthetic worlds "
-        "these came within 20% of the true counts where the model's own ran up to 34% under "
+        "these came within 20% of the true counts where the model's own ran up to 33% under "
         "(false matches) and 24% over (missed matches); trust them before the model's.</p>"
     ) + table([
             {"errors": kind.replace("_", " "), "counted": control[kind],
