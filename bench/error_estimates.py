@@ -37,11 +37,13 @@ def world_errors(persons: int, seed: int, world: str, work: Path,
                  config: Path | None = None, reuse: bool = False) -> dict:
     data, out = work / f"{world}_{seed}" / "data", work / f"{world}_{seed}" / "out"
     configured = ["--config", str(config)] if config else []
-    done = reuse and (out / "evaluation.json").exists()
-    for command in () if done else (["synth", "--persons", str(persons), "--seed", str(seed), "--world", world,
-                     "--out", str(data)],
-                    ["run", str(data), "--out", str(out), *configured],
-                    ["evaluate", str(out), "--truth", str(data / "truth")]):
+    commands = [["synth", "--persons", str(persons), "--seed", str(seed), "--world", world,
+                 "--out", str(data)],
+                ["run", str(data), "--out", str(out), *configured],
+                ["evaluate", str(out), "--truth", str(data / "truth")]]
+    if reuse and (out / "evaluation.json").exists():
+        commands = []  # evaluated already: take it as it is
+    for command in commands:
         subprocess.run([*MIGLINK, *command], check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
     evaluation = json.loads((out / "evaluation.json").read_text())

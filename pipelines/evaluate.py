@@ -99,7 +99,7 @@ def evaluate(out: Path, truth: Path, tolerance_days: int = TOLERANCE_DAYS) -> di
             interval = estimated.get(f"expected_{kind}_interval")
             if interval:
                 errors[f"expected_{kind}_interval"] = interval
-                errors[f"{kind}_in_interval"] = interval[0] <= errors[kind] <= interval[1]
+                errors[f"{kind}_in_interval"] = _covers(interval, errors[kind])
         control = estimated.get("two_persons_control")
         if control:  # the same counted against the known two persons (a negative control)
             for kind in ("false_matches", "missed_matches", "split_persons"):
@@ -107,10 +107,15 @@ def evaluate(out: Path, truth: Path, tolerance_days: int = TOLERANCE_DAYS) -> di
             for kind in ("false_matches", "missed_matches"):
                 interval = control[f"{kind}_interval"]
                 errors[f"control_{kind}_interval"] = interval
-                errors[f"{kind}_in_control_interval"] = None if None in interval else \
-                    interval[0] <= errors[kind] <= interval[1]
+                errors[f"{kind}_in_control_interval"] = _covers(interval, errors[kind])
     (out / "evaluation.json").write_text(json.dumps(result, indent=1, default=str))
     return result
+
+
+def _covers(interval: list[float | None], count: float) -> bool | None:
+    """Whether the true ``count`` fell in an estimate's ``interval`` (None: no interval)."""
+    low, high = interval
+    return None if low is None or high is None else low <= count <= high
 
 
 def _patterns(con: Any, out: Path, truth: Path, window_start: str, as_of: str

@@ -112,9 +112,13 @@ def _link_matrix(rates: list[dict[str, Any]]) -> str:
     return table(rows, ["source", *sources])
 
 
-def _error_total(link: dict[str, Any], kind: str) -> dict[str, Any]:
-    interval = link.get(f"expected_{kind}_interval") or [None, None]
-    return {"errors": kind.replace("_", " "), "expected": link.get(f"expected_{kind}"),
+def _error_total(figures: dict[str, Any], kind: str, key: str | None = None,
+                 label: str = "expected") -> dict[str, Any]:
+    """A row of error counts: the figure ``key`` (``expected_<kind>`` unless given) and its
+    90% interval (``<key>_interval``), under the heading ``label``."""
+    key = key or f"expected_{kind}"
+    interval = figures.get(f"{key}_interval") or [None, None]
+    return {"errors": kind.replace("_", " "), label: figures.get(key),
             "90% interval from": interval[0], "to": interval[1]}
 
 
@@ -139,11 +143,8 @@ def _two_persons_section(control: dict[str, Any] | None) -> str:
         "times what it gives the known two persons. Units as above. On synthetic worlds "
         "these came within 20% of the true counts where the model's own ran up to 33% under "
         "(false matches) and 24% over (missed matches); trust them before the model's.</p>"
-    ) + table([
-            {"errors": kind.replace("_", " "), "counted": control[kind],
-             "90% interval from": (control.get(f"{kind}_interval") or [None])[0],
-             "to": (control.get(f"{kind}_interval") or [None, None])[1]}
-            for kind in ("false_matches", "missed_matches", "split_persons")]) + table([{
+    ) + table([_error_total(control, kind, key=kind, label="counted")
+               for kind in ("false_matches", "missed_matches", "split_persons")]) + table([{
                 "scored pairs near a link": control["scored_pairs_near_a_link"],
                 "q (known two persons)": control["known_two_persons_share"],
                 "refused links": control["refused_links"],
