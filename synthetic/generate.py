@@ -11,15 +11,14 @@ import logging
 import time
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.rules import RULES, RuleParameters, all_rules_events_sql
 from synthetic.population import Person, World, make_population
 from synthetic.sources import IdentityWriter, _year
+from synthetic.truth import RULES, person_events
 
 log = logging.getLogger("miglink")
 
@@ -385,26 +384,21 @@ def _write_truth(people: list[Person], w: World, out: Path, record_person: pd.Da
 
 
 def true_events(people: list[Person], w: World) -> pd.DataFrame:
-    """The true events under each rule, from true presence, censored at the as-of date."""
-    con = duckdb.connect()
-    presence = pd.DataFrame(
-        [(p.pid, a, d) for p in people for a, d, _o, _t in p.stays if a < w.as_of],
-        columns=["person_id", "arrival", "departure"])
-    presence["departure"] = presence["departure"].astype("Int64")
-    presence.loc[presence["departure"] >= w.as_of, "departure"] = pd.NA
-    observed = pd.DataFrame({
-        "person_id": [p.pid for p in people],
-        "resident_at_start": [p.born_here for p in people],
-        "observation_end": [min(w.as_of, p.death) if p.death else w.as_of for p in people],
-        "alive": [p.death is None for p in people],
-    })
-    con.register("presence", presence)
-    con.register("observed", observed)
-    events = con.sql(
-        f"SELECT person_id AS true_person_id, rule, event_type, event_day AS event_date, status "
-        f"FROM ({all_rules_events_sql(RULES, RuleParameters())}) "
-        f"ORDER BY true_person_id, rule, event_date").df()
-    return events
+    """The true events under each rule, from true presence, censored at the as-of date
+    (``synthetic.truth``: the generator's own walk of the rules, not the product's)."""
+    rows = []
+    for p in people:
+        end = min(w.as_of, p.death) if p.death else w.as_of
+        stays = [(a, None if d is None or d >= w.as_of else d)
+                 for a, d, _o, _t in p.stays if a < w.as_of]
+        for rule in RULES:
+            for event_type, event_day, status in person_events(
+                    stays, end, p.born_here, p.death is None, rule):
+                rows.append((p.pid, rule, event_type, event_day, status))
+    events = pd.DataFrame(rows, columns=["true_person_id", "rule", "event_type", "event_date",
+                                         "status"])
+    return events.sort_values(["true_person_id", "rule", "event_date"], kind="stable",
+                              ignore_index=True)
 
 
 def _mirror_flows(people: list[Person], events: pd.DataFrame, w: World,

@@ -100,3 +100,17 @@ def test_lengthening_a_stay_never_removes_an_immigration(person, which, extra, r
     after = sql_events({"p": (lengthened, end, False, alive)}, rule, SMALL)["p"]
     if any(e[0] == "immigration" for e in before):
         assert any(e[0] == "immigration" for e in after), (stays, lengthened, before, after)
+
+
+@settings(max_examples=400, deadline=None)
+@given(timelines(), st.sampled_from(["continuous_12", "12_of_16"]))
+def test_generator_truth_walk_equals_reference(person, rule):
+    """The synthetic truth (``synthetic.truth``) is written apart from the product's SQL; it
+    must agree with the day-by-day reading of METHOD.md as well."""
+    from synthetic.truth import Thresholds, person_events
+
+    stays, end, resident, alive = person
+    expected = reference_events(stays, end, resident, alive, rule,
+                                tm=SMALL.tm, tw=SMALL.tw, gap_max=SMALL.gap_max)
+    th = Thresholds(tm=SMALL.tm, tw=SMALL.tw, gap_max=SMALL.gap_max)
+    assert person_events(stays, end, resident, alive, rule, th) == expected
