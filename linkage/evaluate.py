@@ -48,3 +48,26 @@ def links_pairwise(con: Any, links: str = "links", truth: str = "truth_record_pe
         WHERE l.match_probability >= {float(threshold)!r}""").fetchall()[0]
     precision = tp / predicted if predicted else 1.0
     return {"precision": precision, "accepted": int(predicted), "true": int(tp)}
+
+
+def exact_persons(con: Any, person_records: str = "person_records",
+                  truth: str = "truth_record_person") -> dict[str, float]:
+    """Share of true persons whose records all ended up in one person holding nobody
+    else's (``exact``), and share whose records all ended up in one person (``unsplit``)."""
+    true_persons, unsplit, exact = con.sql(f"""
+        WITH j AS (
+            SELECT p.person_id, t.true_person_id
+            FROM {person_records} AS p
+            JOIN {truth} AS t ON t.source = p.source AND t.record_id = p.record_id
+        ),
+        spread AS (SELECT true_person_id, count(DISTINCT person_id) AS persons,
+                          min(person_id) AS person_id
+                   FROM j GROUP BY true_person_id),
+        purity AS (SELECT person_id, count(DISTINCT true_person_id) AS true_persons
+                   FROM j GROUP BY person_id)
+        SELECT count(*), count(*) FILTER (WHERE s.persons = 1),
+               count(*) FILTER (WHERE s.persons = 1 AND u.true_persons = 1)
+        FROM spread AS s JOIN purity AS u USING (person_id)""").fetchall()[0]
+    n = float(true_persons or 0)
+    return {"true_persons": int(n), "unsplit_person_rate": unsplit / n if n else 1.0,
+            "exact_person_rate": exact / n if n else 1.0}

@@ -30,9 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--persons", type=int, required=True)
     synth.add_argument("--seed", type=int, default=1)
     synth.add_argument("--out", type=Path, required=True)
-    synth.add_argument("--world", choices=["default", "hard"], default="default",
+    synth.add_argument("--world", choices=["default", "hard", "random"], default="default",
                        help="'hard': sparser crossings and signs of life, fewer "
-                            "deregistrations, another calendar and country")
+                            "deregistrations, another calendar and country; 'random': every "
+                            "behaviour and defect drawn from wide ranges by --seed (the "
+                            "parameters drawn go to DIR/world.json)")
 
     run = sub.add_parser("run", help="validate, link, derive, report")
     run.add_argument("data_dir", type=Path)
@@ -144,8 +146,8 @@ def _dispatch(args: argparse.Namespace) -> None:
         _demo(args)
     elif args.command == "synth":
         from synthetic import synthesise
-        from synthetic.population import HARD_WORLD, World
-        world = HARD_WORLD if args.world == "hard" else World()
+        from synthetic.worlds import world_for
+        world = world_for(args.world, args.seed)
         counts = synthesise(args.persons, args.seed, args.out, world)
         for source, n in counts.items():
             print(f"{source}: {n:,} rows")

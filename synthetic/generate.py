@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from synthetic.population import Person, World, make_population
 from synthetic.sources import IdentityWriter, _year
 from synthetic.truth import RULES, person_events
+from synthetic.worlds import write_world
 
 log = logging.getLogger("miglink")
 
@@ -56,16 +57,18 @@ class SourceBuilder:
     def register(self, p: Person) -> None:
         rng, w = self.rng, self.w
         if not p.born_here and not (p.kind in ("immigrant", "early_immigrant")
-                                    and rng.random() < 0.85) \
-                and not (p.kind == "circular" and rng.random() < 0.4):
+                                    and rng.random() < w.immigrant_register_share) \
+                and not (p.kind == "circular" and rng.random() < w.circular_register_share) \
+                and not (p.kind == "seasonal" and rng.random() < w.seasonal_register_share):
             return
         open_from: int | None = None
         previous: str | None = None
         for i, (arrival, departure, origin, dest) in enumerate(p.stays):
             if open_from is None:
                 at_birth = p.born_here and i == 0
-                open_from = arrival if at_birth else arrival + _lag(rng, 25)
-                previous = None if at_birth else (origin if rng.random() < 0.9 else None)
+                open_from = arrival if at_birth else arrival + _lag(rng, w.registration_lag_days)
+                previous = None if at_birth else (
+                    origin if rng.random() < w.previous_country_recorded else None)
             if departure is None:
                 if p.death is not None and i == len(p.stays) - 1:
                     self._episodes(p, open_from, p.death + int(rng.integers(0, 10)), "death",
@@ -76,20 +79,36 @@ class SourceBuilder:
             gap = (p.stays[i + 1][0] if i + 1 < len(p.stays) else w.as_of) - departure
             deregisters = gap > 180 and rng.random() < (
                 w.deregistration_native if p.born_here else w.deregistration_foreign)
+            end, reason = None, None
             if deregisters:
-                r = rng.random()
-                lag = -int(rng.integers(0, 30)) if r < 0.2 else (
-                    int(rng.integers(0, 60)) if r < 0.7 else int(rng.integers(60, 400)))
-                end = departure + lag
+                end, reason = departure + self._deregistration_lag(), "emigration"
+            elif gap > 180 and w.admin_removal_share > 0 and \
+                    rng.random() < w.admin_removal_share:
+                # the office removes someone it has not seen for years
+                lo, hi = w.admin_removal_years
+                removal = departure + int(rng.integers(lo * 365, hi * 365 + 1))
+                if removal < departure + gap:
+                    end, reason = removal, w.admin_removal_reason
+            if end is not None:
                 if end >= w.as_of:
                     self._episodes(p, open_from, None, None, previous, None)
                     return
-                nxt = dest if rng.random() < 0.7 else None
-                self._episodes(p, open_from, max(end, open_from + 1), "emigration", previous,
-                               nxt)
+                nxt = dest if reason == "emigration" and rng.random() < 0.7 else None
+                self._episodes(p, open_from, max(end, open_from + 1), reason, previous, nxt)
                 open_from = None
         if open_from is not None:  # never deregistered: the register keeps them (over-coverage)
             self._episodes(p, open_from, None, None, previous, None)
+
+    def _deregistration_lag(self) -> int:
+        """Days from leaving to the deregistration (some report before they go)."""
+        rng, w = self.rng, self.w
+        r = rng.random()
+        if w.deregistration_lag_days is None:
+            return -int(rng.integers(0, 30)) if r < 0.2 else (
+                int(rng.integers(0, 60)) if r < 0.7 else int(rng.integers(60, 400)))
+        if r < 0.15:
+            return -int(rng.integers(0, 30))
+        return min(3 * 365, _lag(rng, w.deregistration_lag_days))
 
     def _episodes(self, p: Person, start: int, end: int | None, reason: str | None,
                   previous: str | None, nxt: str | None) -> None:
@@ -113,15 +132,18 @@ class SourceBuilder:
     def aliens_and_permits(self, p: Person) -> None:
         if p.citizenship == self.w.country:
             return
+        if p.kind == "seasonal":
+            self._seasonal_permits(p)
+            return
         rng, w = self.rng, self.w
         stays = _merge_short_trips(p.stays)
         for arrival, departure in stays:
             end = departure if departure is not None else w.as_of
             # permits: first issued before travel, renewed for 1-2 years at a time
-            t = arrival - int(rng.integers(0, 30))
+            t = arrival - int(rng.integers(0, w.permit_early_days))
             permanent = False
             while t < end:
-                length = 365 if rng.random() < 0.5 else 730
+                length = w.permit_days[0] if rng.random() < 0.5 else w.permit_days[1]
                 permanent = p.kind in ("immigrant", "early_immigrant") and \
                     t - arrival > 5 * 365 and rng.random() < 0.3
                 self.add("residence_permits", p, {
@@ -130,9 +152,9 @@ class SourceBuilder:
                 if permanent:
                     break
                 t += length
-            registered = arrival + _lag(rng, 15)
-            if rng.random() < 0.93 and registered <= w.as_of:
-                if departure is not None and rng.random() < 0.5 and \
+            registered = arrival + _lag(rng, w.aliens_registration_lag_days)
+            if rng.random() < w.aliens_register_share and registered <= w.as_of:
+                if departure is not None and rng.random() < w.aliens_end_reported and \
                         departure + 20 < w.as_of:
                     end_date = min(departure + _lag(rng, 20), w.as_of)
                 else:
@@ -141,23 +163,61 @@ class SourceBuilder:
                     "registration_date": registered, "end_date": end_date,
                     "stay_purpose": p.purpose})
 
+    def _seasonal_permits(self, p: Person) -> None:
+        """A seasonal permit each season, from a little before the arrival to a little after
+        the season ends, and the season in the aliens register."""
+        rng, w = self.rng, self.w
+        for arrival, departure, _o, _d in p.stays:
+            season_end = departure if departure is not None else arrival + 270
+            valid_to = season_end + int(rng.integers(0, w.seasonal_permit_overrun_days))
+            self.add("residence_permits", p, {
+                "valid_from": arrival - int(rng.integers(0, w.permit_early_days)),
+                "valid_to": valid_to, "permit_type": "work"})
+            registered = arrival + _lag(rng, w.aliens_registration_lag_days)
+            if rng.random() < w.aliens_register_share and registered <= w.as_of:
+                reported = departure is not None and rng.random() < w.aliens_end_reported
+                end_date = min(departure + _lag(rng, 20), w.as_of) if reported else valid_to
+                self.add("aliens_register", p, {
+                    "registration_date": registered,
+                    "end_date": end_date if end_date < w.as_of else None,
+                    "stay_purpose": "work"})
+
     # --- points: census, survey ------------------------------------------------------
     def census(self, present: dict[int, tuple[int, str | None]]) -> None:
         rng, w = self.rng, self.w
         for pid, (arrival, origin) in present.items():
             p = self.people[pid]
             recent = w.census_day - arrival < 365 and not (p.born_here and arrival == p.birth)
-            coverage = 0.97 if p.born_here else (w.census_coverage_recent if recent else 0.91)
+            coverage = w.census_coverage_native if p.born_here else (
+                w.census_coverage_recent if recent else w.census_coverage_foreign)
             if rng.random() >= coverage:
                 continue
             year_of_arrival = None
             if not p.born_here:
                 year_of_arrival = _year(arrival) + (int(rng.integers(-1, 2))
                                                    if rng.random() < 0.1 else 0)
-            self.add("census", p, {
-                "census_date": w.census_day,
-                "residence_one_year_ago_country": origin if recent else None,
-                "year_of_arrival": year_of_arrival})
+            row = {"census_date": w.census_day,
+                   "residence_one_year_ago_country": origin if recent else None,
+                   "year_of_arrival": year_of_arrival}
+            self.add("census", p, row)
+            if w.census_double_count > 0 and rng.random() < w.census_double_count:
+                self.add("census", p, dict(row))  # counted twice, keyed in twice
+        if w.census_absent_count > 0:
+            self._census_absent(present)
+
+    def _census_absent(self, present: dict[int, tuple[int, str | None]]) -> None:
+        """Persons abroad on census day but counted all the same (from a register, by a
+        relative): those who left in the five years before it, at the world's rate."""
+        rng, w = self.rng, self.w
+        for p in self.people:
+            if p.pid in present:
+                continue
+            left = [d for _a, d, _o, _t in p.stays
+                    if d is not None and w.census_day - 5 * 365 < d < w.census_day]
+            if left and rng.random() < w.census_absent_count:
+                self.add("census", p, {
+                    "census_date": w.census_day, "residence_one_year_ago_country": None,
+                    "year_of_arrival": None if p.born_here else _year(p.stays[0][0])})
 
     def survey(self, waves: list[tuple[int, dict[int, tuple[int, str | None]]]]) -> None:
         rng = self.rng
@@ -182,10 +242,10 @@ class SourceBuilder:
         for i, (arrival, departure, _o, _d) in enumerate(p.stays):
             born_now = p.born_here and i == 0
             if not born_now and arrival >= w.crossings_start and \
-                    rng.random() < w.crossing_coverage:
+                    rng.random() < p.crossing_coverage:
                 self.add("border_crossings", p, {"crossing_date": arrival, "direction": "in"})
             if departure is not None and departure >= w.crossings_start and \
-                    rng.random() < w.crossing_coverage:
+                    rng.random() < p.crossing_coverage:
                 self.add("border_crossings", p, {"crossing_date": departure, "direction": "out"})
 
     def activity(self) -> pd.DataFrame:
@@ -211,6 +271,10 @@ class SourceBuilder:
         owner = np.repeat(pids_a, counts)
         dates = np.repeat(starts_a, counts) + np.floor(
             rng.random(owner.size) * np.repeat(lengths_a, counts)).astype(np.int64)
+        if w.ghost_share > 0:
+            ghost_owner, ghost_dates = self._ghost_records()
+            owner = np.concatenate([owner, ghost_owner])
+            dates = np.concatenate([dates, ghost_dates])
         # a yearly record (tax return, school year, pension review) for most people, on a
         # day of the year of their own with a few weeks' jitter
         yearly = np.asarray([p.yearly_record_day for p in self.people])[pids_a]
@@ -225,10 +289,16 @@ class SourceBuilder:
             y_dates < np.repeat(starts_a + lengths_a, n_years))
         owner = np.concatenate([owner, y_owner[keep]])
         dates = np.concatenate([dates, y_dates[keep]])
+        if w.silent_year_share > 0:
+            owner, dates = self._silent_years(owner, dates)
         identities = pd.DataFrame([self.ids.identity(p, "activity") for p in self.people])
-        rekeyed = np.flatnonzero(rng.random(owner.size) < 0.01)
+        rekeyed = np.flatnonzero(rng.random(owner.size) < w.activity_rekey_share)
         fresh = pd.DataFrame([self.ids.identity(self.people[int(owner[i])], "activity")
                               for i in rekeyed])
+        if w.activity_uppercase_share > 0 and len(fresh):
+            upper = rng.random(len(fresh)) < w.activity_uppercase_share
+            for column in ("first_name", "last_name"):
+                fresh.loc[upper, column] = fresh.loc[upper, column].str.upper()
         # rows 0..P-1 are each person's usual identity, P.. the rekeyed records' identities
         source_row = owner.copy()
         source_row[rekeyed] = len(self.people) + np.arange(rekeyed.size)
@@ -241,6 +311,33 @@ class SourceBuilder:
         order = np.lexsort((dates, owner))
         self.activity_owner = owner[order]
         return frame.iloc[order].reset_index(drop=True)
+
+
+    def _ghost_records(self) -> tuple[np.ndarray, np.ndarray]:
+        """Signs of life that go on after a departure (a last tax return, a pension paid
+        abroad): for a share of departures, at a share of the person's rate, for a while."""
+        rng, w = self.rng, self.w
+        owner, dates = [], []
+        for p in self.people:
+            for _a, departure, _o, _d in p.stays:
+                if departure is None or departure >= w.as_of or rng.random() >= w.ghost_share:
+                    continue
+                length = min(int(rng.exponential(w.ghost_days)) + 1, w.as_of - departure)
+                n = int(rng.poisson(p.activity_rate * w.ghost_rate_factor * length / 365.25))
+                owner.extend([p.pid] * n)
+                dates.extend((departure + rng.integers(0, length, size=n)).tolist())
+        return np.asarray(owner, dtype=np.int64), np.asarray(dates, dtype=np.int64)
+
+    def _silent_years(self, owner: np.ndarray, dates: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Drop every sign of life of a person's calendar year, for a share of person-years
+        (a year the tax office, the clinic and the school all missed)."""
+        years = dates.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)
+        key = owner.astype(np.int64) * 1000 + years
+        unique, inverse = np.unique(key, return_inverse=True)
+        silent = self.rng.random(unique.size) < self.w.silent_year_share
+        keep = ~silent[inverse]
+        return owner[keep], dates[keep]
 
 
 def _merge_short_trips(stays: list[list]) -> list[tuple[int, int | None]]:
@@ -349,6 +446,7 @@ def synthesise(n: int, seed: int, out: Path, world: World | None = None) -> dict
                                            "true_person_id": owners}))
         counts[source] = len(frame)
     (out / "country.txt").write_text(w.country + "\n")
+    write_world(w, out)
     truth_events = _write_truth(people, w, out, pd.concat(record_person, ignore_index=True))
     mirror = _mirror_flows(people, truth_events, w, rng)
     _write(mirror, out / "mirror_flows.parquet")

@@ -22,30 +22,75 @@ def day(y: int, m: int = 1, d: int = 1) -> int:
     return (dt.date(y, m, d) - dt.date(1970, 1, 1)).days
 
 
+KINDS = ("native", "native_emigrant", "immigrant", "early_immigrant", "temporary", "circular",
+         "seasonal")
+KIND_WEIGHTS = (0.63, 0.10, 0.13, 0.06, 0.05, 0.03, 0.0)
+
+
 @dataclass(frozen=True)
 class World:
-    """Calendar and country of a synthetic run."""
+    """Calendar, country, behaviour and source defects of a synthetic run.
+
+    The defaults are the default world; ``synthetic.worlds.random_world`` draws every field
+    from wide ranges. Behaviours off by default (seasonal workers, silent years, records after
+    departure, administrative removals, census double counts, ...) draw no random numbers while
+    off, so the default and hard worlds stay byte for byte what they were.
+    """
 
     country: str = "KAZ"
     evidence_start: int = day(2015, 1, 1)  # signs of life and surveys observed from here
     crossings_start: int = day(2015, 1, 1)
     census_day: int = day(2021, 10, 1)
     as_of: int = day(2025, 6, 30)
+    # who lives here, and how they move
+    kind_weights: tuple[float, ...] = KIND_WEIGHTS
+    native_short_absence_share: float = 0.25  # native emigrants back within months ...
+    native_short_absence_days: tuple[int, int] = (30, 300)
+    native_return_share: float = 0.20  # ... or after some years
+    immigrant_leave_share: float = 0.35
+    temporary_stay_days: tuple[int, int] = (95, 330)
+    seasonal_season_days: tuple[int, int] = (120, 270)  # seasonal workers: a stay each spring
+    seasonal_years: tuple[int, int] = (2, 9)
+    holiday_share: float = 0.35  # people who take short trips abroad
     # defect rates of the sources (see synthetic.sources for the identity defects)
     crossing_coverage: float = 0.7  # share of real crossings the border system records
+    poorly_covered_share: float = 0.0  # persons whose crossings are recorded at ...
+    crossing_coverage_poor: float = 0.1  # ... this rate instead
     yearly_sign_of_life_share: float = 0.8  # people with a yearly tax/school/pension record
+    sign_of_life_per_month: float | None = None  # median irregular rate; None: the default mix
+    sign_of_life_spread: float = 0.8  # sd of the log rate between persons
+    silent_year_share: float = 0.0  # a person's calendar year without any sign of life
+    ghost_share: float = 0.0  # departed persons whose signs of life go on for a while
+    ghost_days: float = 180.0  # ... for about this long
+    ghost_rate_factor: float = 0.5  # ... at this share of their rate
     deregistration_native: float = 0.45  # emigrants leaving for 6+ months who deregister
     deregistration_foreign: float = 0.35
+    deregistration_lag_days: float | None = None  # mean lag; None: the default mix
+    admin_removal_share: float = 0.0  # never-deregistered emigrants removed by the office ...
+    admin_removal_years: tuple[int, int] = (2, 8)  # ... this many years after leaving
+    admin_removal_reason: str = "other"
+    registration_lag_days: float = 25.0  # population register, after arrival
+    previous_country_recorded: float = 0.9  # registrations from abroad that say so
+    immigrant_register_share: float = 0.85  # immigrants in the population register
+    circular_register_share: float = 0.4
+    seasonal_register_share: float = 0.5
+    permit_days: tuple[int, ...] = (365, 730)  # permit terms
+    permit_early_days: int = 30  # first permits issued up to this long before arrival
+    seasonal_permit_overrun_days: int = 30  # seasonal permits end up to this long after
+    aliens_register_share: float = 0.93
+    aliens_registration_lag_days: float = 15.0
+    aliens_end_reported: float = 0.5  # stays whose end the aliens register records
+    census_coverage_native: float = 0.97
+    census_coverage_foreign: float = 0.91
     census_coverage_recent: float = 0.72  # immigrants of the last 12 months enumerated
+    census_double_count: float = 0.0  # residents enumerated twice
+    census_absent_count: float = 0.0  # registered persons abroad enumerated all the same
     survey_sampling_rate: float = 0.012  # per quarterly wave
-
-
-# A harder world, for checking that the method is not tuned to the default one: sparser
-# crossings and signs of life, fewer deregistrations, another calendar and country.
-HARD_WORLD = World(country="LVA", evidence_start=day(2013, 7, 1), crossings_start=day(2016, 1, 1),
-                   census_day=day(2021, 1, 1), as_of=day(2024, 12, 31), crossing_coverage=0.45,
-                   yearly_sign_of_life_share=0.6, deregistration_native=0.3,
-                   deregistration_foreign=0.2, census_coverage_recent=0.6)
+    typo_factor: float = 1.0  # identity defects of every source, scaled
+    missing_factor: float = 1.0
+    scheme_drift_factor: float = 1.0
+    activity_rekey_share: float = 0.01  # sign-of-life records keyed in again, fresh errors
+    activity_uppercase_share: float = 0.0  # ... and of them written in capitals
 
 
 # citizenship -> (name pool, weight among immigrants, stay purposes with weights)
@@ -78,6 +123,7 @@ class Person:
     stays: list[list] = field(default_factory=list)  # [arrival, departure|None, origin, dest]
     death: int | None = None
     activity_rate: float = 4.0
+    crossing_coverage: float = 0.7  # share of this person's crossings the border records
     yearly_record_day: int = -1  # day of year of a yearly sign of life; -1: none
     moves: list[int] = field(default_factory=list)  # internal moves (register re-registration)
 
@@ -119,10 +165,6 @@ def _name(rng: np.random.Generator, pool: str, sex: str) -> tuple[str, str]:
     return first, pair[0] if sex == "M" else pair[1]
 
 
-KINDS = ("native", "native_emigrant", "immigrant", "early_immigrant", "temporary", "circular")
-KIND_WEIGHTS = (0.63, 0.10, 0.13, 0.06, 0.05, 0.03)
-
-
 ORIGIN_CODES = tuple(ORIGINS)
 ORIGIN_WEIGHTS = tuple(w for _, w in ORIGINS.values())
 
@@ -143,9 +185,9 @@ def _stays_for(rng: np.random.Generator, kind: str, birth: int, origin: str, w: 
         dest = _destination(rng)
         stays = [[birth, leave, None, dest]]
         r = rng.random()
-        if r < 0.25:  # a few months abroad only
-            back = leave + int(rng.integers(30, 300))
-        elif r < 0.45:  # returns after a few years
+        if r < w.native_short_absence_share:  # a few months abroad only
+            back = leave + int(rng.integers(*w.native_short_absence_days))
+        elif r < w.native_short_absence_share + w.native_return_share:  # back after years
             back = leave + int(rng.integers(400, 2200))
         else:
             back = None
@@ -159,7 +201,7 @@ def _stays_for(rng: np.random.Generator, kind: str, birth: int, origin: str, w: 
             arrive = int(rng.integers(day(2009), w.as_of - 10))
         arrive = max(arrive, birth)
         leave = None
-        if rng.random() < 0.35:
+        if rng.random() < w.immigrant_leave_share:
             leave = arrive + int(rng.integers(400, 3000))
             if leave >= w.as_of:
                 leave = None
@@ -167,13 +209,15 @@ def _stays_for(rng: np.random.Generator, kind: str, birth: int, origin: str, w: 
     if kind == "temporary":
         stays, t = [], int(rng.integers(day(2012), w.as_of - 60))
         for _ in range(int(rng.integers(1, 3))):
-            length = int(rng.integers(95, 330))
+            length = int(rng.integers(*w.temporary_stay_days))
             stays.append([max(t, birth), t + length if t + length < w.as_of else None,
                           origin, origin])
             t += length + int(rng.integers(200, 900))
             if t >= w.as_of or stays[-1][1] is None:
                 break
         return stays
+    if kind == "seasonal":
+        return _seasons(rng, birth, origin, w)
     # circular: alternating stays and absences of 12-24 months
     stays, t = [], int(rng.integers(day(2006), day(2013)))
     while t < w.as_of:
@@ -181,6 +225,29 @@ def _stays_for(rng: np.random.Generator, kind: str, birth: int, origin: str, w: 
         stays.append([max(t, birth), t + length if t + length < w.as_of else None, origin, origin])
         t += length + int(rng.integers(380, 700))
     return stays
+
+
+def _seasons(rng: np.random.Generator, birth: int, origin: str, w: World) -> list[list]:
+    """A seasonal worker: a stay every spring of 4-9 months (the world's range), for some
+    years; each season's length varies a little around the worker's own."""
+    first_year = int(rng.integers(2008, _year_of(w.as_of)))
+    length = int(rng.integers(*w.seasonal_season_days))
+    stays = []
+    for k in range(int(rng.integers(w.seasonal_years[0], w.seasonal_years[1] + 1))):
+        arrive = day(first_year + k, 3, 1) + int(rng.integers(0, 75))
+        if arrive >= w.as_of:
+            break
+        if arrive < birth + 16 * 365:  # too young to work
+            continue
+        leave = arrive + max(60, length + int(rng.integers(-20, 21)))
+        stays.append([arrive, leave if leave < w.as_of else None, origin, origin])
+        if leave >= w.as_of:
+            break
+    return stays
+
+
+def _year_of(d: int) -> int:
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=int(d))).year
 
 
 def _holidays(rng: np.random.Generator, stays: list[list], w: World) -> list[list]:
@@ -206,7 +273,8 @@ def _holidays(rng: np.random.Generator, stays: list[list], w: World) -> list[lis
 def make_population(n: int, rng: np.random.Generator, w: World) -> list[Person]:
     """Draw ``n`` persons with identities and true stays."""
     people = []
-    kinds = rng.choice(len(KINDS), size=n, p=np.array(KIND_WEIGHTS))
+    weights = np.array(w.kind_weights, dtype=float)
+    kinds = rng.choice(len(KINDS), size=n, p=weights / weights.sum())
     for pid in range(n):
         kind = KINDS[int(kinds[pid])]
         sex = "M" if rng.random() < 0.5 else "F"
@@ -226,14 +294,23 @@ def make_population(n: int, rng: np.random.Generator, w: World) -> list[Person]:
         purpose = None if cit == w.country else PURPOSES[
             pick(rng, PURPOSE_WEIGHTS)]
         stays = _stays_for(rng, kind, birth, cit, w)
-        if rng.random() < 0.35:
+        if rng.random() < w.holiday_share:
             stays = _holidays(rng, stays, w)
         long_stay = kind in ("early_immigrant",) or (kind == "immigrant" and rng.random() < 0.4)
         person = Person(pid, kind, sex, birth, cit, cob, pool, first, last, scheme,
                         has_national_number=kind in ("native", "native_emigrant") or long_stay,
                         purpose=purpose, stays=stays)
         # signs of life: most people several a year, some rarely
-        person.activity_rate = (0.3, 1.0, 2.0, 5.0)[pick(rng, (0.1, 0.3, 0.35, 0.25))]
+        if w.sign_of_life_per_month is None:
+            person.activity_rate = (0.3, 1.0, 2.0, 5.0)[pick(rng, (0.1, 0.3, 0.35, 0.25))]
+        else:  # per year, log-normal between persons around the world's median
+            person.activity_rate = 12 * w.sign_of_life_per_month * float(
+                np.exp(w.sign_of_life_spread * rng.standard_normal()))
+        if w.poorly_covered_share > 0:
+            person.crossing_coverage = w.crossing_coverage_poor \
+                if rng.random() < w.poorly_covered_share else w.crossing_coverage
+        else:
+            person.crossing_coverage = w.crossing_coverage
         if rng.random() < w.yearly_sign_of_life_share:
             person.yearly_record_day = int(rng.integers(0, 365))
         if birth < day(1950) and rng.random() < 0.25:

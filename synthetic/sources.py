@@ -95,23 +95,25 @@ class IdentityWriter:
                 first, last = first.title(), last.title()
         elif p.cyrillic:
             scheme = p.passport_scheme
-            if rng.random() < d.scheme_drift:
+            if rng.random() < min(1.0, d.scheme_drift * self.world.scheme_drift_factor):
                 scheme = LATIN_SCHEMES[int(rng.integers(len(LATIN_SCHEMES)))]
             first, last = transliterate(p.first_name, scheme), transliterate(p.last_name, scheme)
         else:
             first, last = _latin_passport(rng, p.first_name), _latin_passport(rng, p.last_name)
-        if rng.random() < d.typo:
+        typo = min(0.5, d.typo * self.world.typo_factor)
+        if rng.random() < typo:
             first = _typo(rng, first)
-        if rng.random() < d.typo:
+        if rng.random() < typo:
             last = _typo(rng, last)
         return first, last
 
     def identity(self, p: Person, source: str) -> dict:
         rng, d = self.rng, DEFECTS[source]
+        missing = self.world.missing_factor
         first, last = self.names(p, d)
         birth: int | None = p.birth
         birth_year = None
-        if rng.random() < d.dob_missing:
+        if rng.random() < min(0.5, d.dob_missing * missing):
             birth = None
             if rng.random() < 0.5:
                 birth_year = _year(p.birth)
@@ -122,13 +124,14 @@ class IdentityWriter:
             key = national_number_key(p.pid, self.secret)
         return {
             "person_key": key,
-            "first_name": None if rng.random() < 0.004 else first,
+            "first_name": None if rng.random() < 0.004 * missing else first,
             "last_name": last,
             "birth_date": birth,
             "birth_year": birth_year,
-            "sex": None if rng.random() < 0.005 else p.sex,
-            "citizenship": None if rng.random() < 0.01 else p.citizenship,
-            "country_of_birth": None if rng.random() < 0.03 else p.country_of_birth,
+            "sex": None if rng.random() < 0.005 * missing else p.sex,
+            "citizenship": None if rng.random() < 0.01 * missing else p.citizenship,
+            "country_of_birth": None if rng.random() < min(0.5, 0.03 * missing)
+            else p.country_of_birth,
         }
 
 
