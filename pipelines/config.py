@@ -15,9 +15,9 @@ tw = 487
 gap_max = 90
 instant_return = false     # migrbc: no migration within 2 * (tw - tm) days of the last one
 
-[presence]                 # METHOD.md §2
-unknown_carry = 92
-sol_lag = 365
+[presence]                 # how the presence model is fitted (its rates come from the data)
+em_iterations = 10
+samples = 20               # paths drawn per person in doubt: event probabilities, intervals
 
 [linkage]
 threshold = 0.9            # match probability at which two identity profiles are one person
@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from linkage.link import LinkageSettings
-from pipelines.presence import PresenceParameters
+from pipelines.presence_fit import PresenceSettings
 from pipelines.rules import RULES, Rule, RuleParameters
 from schemas.contract import SOURCES
 from schemas.errors import ConfigError
@@ -61,7 +61,7 @@ class RunConfig:
     window_start: dt.date | None = None
     rules: tuple[Rule, ...] = RULES
     rule_parameters: RuleParameters = field(default_factory=RuleParameters)
-    presence: PresenceParameters = field(default_factory=PresenceParameters)
+    presence: PresenceSettings = field(default_factory=PresenceSettings)
     linkage: LinkageSettings = field(default_factory=LinkageSettings)
     min_cell: int = 5
     random_rounding: bool = False
@@ -160,7 +160,7 @@ def load_config(path: Path | None, data_dir: Path) -> RunConfig:
         kwargs["rule_parameters"] = _section(RuleParameters, "rule_parameters",
                                              raw["rule_parameters"])
     if "presence" in raw:
-        kwargs["presence"] = _section(PresenceParameters, "presence", raw["presence"])
+        kwargs["presence"] = _section(PresenceSettings, "presence", raw["presence"])
     if "linkage" in raw:
         kwargs["linkage"] = _section(LinkageSettings, "linkage", raw["linkage"])
     if "tables" in raw:

@@ -89,6 +89,11 @@ def evaluate(out: Path, truth: Path, tolerance_days: int = TOLERANCE_DAYS) -> di
     if (out / "migration_patterns.parquet").exists():
         result["patterns"] = _patterns(con, out, truth, window_start, as_of)
     result["annual_flows"] = _annual_flows(con, window_start, as_of)
+    intervals = (json.loads((out / "quality.json").read_text()).get("flow_intervals")
+                 if (out / "quality.json").exists() else None)
+    if intervals:
+        result["flow_intervals"] = _flow_interval_coverage(
+            con, intervals, result["annual_flows"]["complete_years"])
     baseline = _register_only_flows(con, truth, result["annual_flows"]["complete_years"])
     if baseline:
         result["register_only_flows"] = baseline
@@ -313,6 +318,23 @@ def _annual_flows(con: Any, window_start: str, as_of: str) -> dict[str, Any]:
             "by_year": table}
 
 
+def _flow_interval_coverage(con: Any, intervals: list[dict[str, Any]], years: list[int]
+                            ) -> dict[str, Any]:
+    """How often the run's 90% flow intervals held the true count of confirmed events, per
+    rule, year and event type over the complete years."""
+    truth = {(r, y, t): n for r, y, t, n in con.sql("""
+        SELECT rule, year(event_date), event_type, count(*) FROM actual GROUP BY ALL"""
+                                                  ).fetchall()}
+    cells = []
+    for row in intervals:
+        if years[0] <= row["year"] <= years[1]:
+            true = truth.get((row["rule"], row["year"], row["event_type"]), 0)
+            cells.append({**row, "true": true, "covered": row["low"] <= true <= row["high"]})
+    covered = sum(c["covered"] for c in cells)
+    return {"cells": len(cells), "covered": covered,
+            "coverage": covered / len(cells) if cells else None, "by_cell": cells}
+
+
 def _register_only_flows(con: Any, truth: Path, years: list[int]) -> dict[str, Any] | None:
     """What offices publish today, registrations from abroad and deregistrations for
     emigration per year, scored like the run's flows against the true confirmed events."""
@@ -377,6 +399,10 @@ def format_evaluation(result: dict[str, Any]) -> str:
                          f"{e['control_false_matches']:,.0f} (90% interval {low:,.0f}-"
                          f"{high:,.0f}), missed matches {e['control_missed_matches']:,.0f}, "
                          f"split persons {e['control_split_persons']:,.0f}")
+    held = result.get("flow_intervals")
+    if held and held["coverage"] is not None:
+        lines.append(f"flow intervals: the 90% interval held the true count in "
+                     f"{held['covered']} of {held['cells']} rule-year-type cells")
     coverage = result.get("register_over_coverage")
     if coverage and coverage["true_over_coverage_rate"] is not None \
             and coverage["estimated_over_coverage_rate"] is not None:

@@ -35,12 +35,28 @@ SHRINKAGE = 20        # pseudo-events pulling a group's rate toward its band's r
 MATCH_DAYS = 62       # an event confirmed later may be dated a little differently
 
 
-def events_as_of(con: Any, config: RunConfig, country: str, as_of: int, sol_start: int,
-                 name: str) -> str:
-    """Table ``events_<name>``: every rule's events as the data up to ``as_of`` show them."""
-    presence_stage.build_cover_periods(con, known_by=as_of, table=f"cover_period_{name}")
-    presence_stage.build_presence(con, config.presence, as_of, sol_start,
-                                  table=f"presence_{name}", cover_table=f"cover_period_{name}")
+def as_of_dates(as_of: int, tw: int, sol_start: int) -> dict[str, int]:
+    """The earlier as-of dates the nowcast reads the data as of, by name: the cohorts of
+    the run (``now_k``), the backtest's as-of date (``backtest``) and its cohorts."""
+    dates: dict[str, int] = {}
+
+    def cohorts(reference: int, name: str) -> None:
+        for k in range(COHORTS):
+            day = reference - tw - k * COHORT_SPACING
+            if day - tw <= sol_start:
+                break
+            dates[f"{name}_{k}"] = day
+
+    cohorts(as_of, "now")
+    if as_of - 2 * tw > sol_start:
+        dates["backtest"] = as_of - tw
+        cohorts(as_of - tw, "backtest")
+    return dates
+
+
+def events_as_of(con: Any, config: RunConfig, country: str, as_of: int, name: str) -> str:
+    """Table ``events_<name>``: every rule's events as the data up to ``as_of`` show them,
+    from the presence the model read as of then (``presence_<name>``)."""
     presence_stage.build_observed(con, country, as_of, presence_table=f"presence_{name}",
                                   table=f"observed_{name}")
     create_events(con, f"events_{name}", config.rules, config.rule_parameters,
@@ -100,7 +116,7 @@ def build_cohorts(con: Any, config: RunConfig, country: str, reference: str, ref
         as_of = reference_as_of - tw - k * COHORT_SPACING
         if as_of - tw <= sol_start:
             break
-        events = events_as_of(con, config, country, as_of, sol_start, f"{name}_{k}")
+        events = events_as_of(con, config, country, as_of, f"{name}_{k}")
         cohort_parts.append(f"""
             SELECT c.*, EXISTS (
                 SELECT 1 FROM {reference} AS r
@@ -132,7 +148,7 @@ def build_cohorts(con: Any, config: RunConfig, country: str, reference: str, ref
         "SELECT NULL AS rule, NULL AS event_type, NULL AS band, NULL AS uplift WHERE FALSE")
     for k in range(COHORTS):   # the earlier as-of dates' working tables
         for table in (f"presence_{name}_{k}", f"observed_{name}_{k}", f"events_{name}_{k}",
-                      f"events_{name}_{k}_vetoed", f"cover_period_{name}_{k}"):
+                      f"events_{name}_{k}_vetoed"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return f"cohorts_{name}", f"unseen_{name}"
 
@@ -188,7 +204,7 @@ def backtest(con: Any, config: RunConfig, country: str, as_of: int, sol_start: i
     then = as_of - tw
     if then - tw <= sol_start:
         return {"possible": False, "reason": "less than two 16-month windows of evidence"}
-    events_then = events_as_of(con, config, country, then, sol_start, "backtest")
+    events_then = events_as_of(con, config, country, then, "backtest")
     cohorts = build_cohorts(con, config, country, events_then, then, sol_start, "backtest")
     expected = probabilities(con, cohorts, events_then, then, tw, "backtest")
     rows = con.sql(f"""

@@ -321,21 +321,30 @@ def blocking_analysis(con: Any) -> list[dict[str, Any]]:
         GROUP BY ALL ORDER BY b.blocking_rule""")
 
 
-def presence_model(con: Any) -> dict[str, Any]:
-    """What the presence stage estimated from the data, and whom it could not place."""
+def presence_model(con: Any, model: Any) -> dict[str, Any]:
+    """What the presence model estimated from the data (``presence_model.describe``), and
+    whom it could not place."""
+    from pipelines import presence_model as pm
     return {
-        "registration_lag_days": _rows(con, "SELECT * FROM registration_lag ORDER BY source"),
-        # per kind of report: 'emigration' (deregistration), 'registration_end' (a
-        # foreigner's registration ended off a permit expiry)
-        "deregistration_lag_days": _rows(con, "SELECT * FROM deregistration_lag ORDER BY kind"),
+        **pm.describe(model),
         "persons_with_too_little_evidence": _one(
             con, "SELECT count(*) FROM persons WHERE person_id NOT IN "
                  "(SELECT person_id FROM observed)"),
+        "persons_in_doubt": _one(
+            con, "SELECT count(DISTINCT person_idx) FROM presence_paths_sampled"),
         "stays": _one(con, "SELECT count(*) FROM presence"),
     }
 
 
-def register_coverage(con: Any, typed: dict[str, str], as_of: int, sol_lag: int
+def flow_intervals(con: Any) -> list[dict[str, Any]]:
+    """Per rule, year and event type: the expected count and its 90% interval over the
+    presence model's paths (``pipelines.uncertainty``)."""
+    return _rows(con, """SELECT rule, year, event_type, round(expected, 1) AS expected,
+                                round(low, 1) AS low, round(high, 1) AS high
+                         FROM flow_intervals ORDER BY ALL""")
+
+
+def register_coverage(con: Any, typed: dict[str, str], as_of: int
                       ) -> dict[str, Any] | None:
     """Over-coverage at the as-of date and deregistration lag (METHOD.md §4)."""
     if "population_register" not in typed:
@@ -376,7 +385,6 @@ def register_coverage(con: Any, typed: dict[str, str], as_of: int, sol_lag: int
         "registered_residents": n_registered,
         "over_coverage": over,
         "over_coverage_rate": over / n_registered if n_registered else None,
-        "sol_lag_days": sol_lag,
         "unregistered_residents": unregistered,
         "deregistration_lag": lag,
     }

@@ -269,28 +269,18 @@ def render_report(q: dict[str, Any]) -> str:
             + table(patterns["circular_migrants"]))
     model = q.get("presence_model")
     if model:
-        rows = [{"estimate": f"registration lag after arrival, {r['source']}",
-                 "value": r["lag_days"], "from pairs": r["pairs"]}
-                for r in model["registration_lag_days"]]
-        reports = {"emigration": "deregistration for emigration",
-                   "registration_end": "end of a foreigner's registration (off a permit expiry)"}
-        rows += [{"estimate": f"lag after departure: {reports.get(d['kind'], d['kind'])}",
-                  "value": d["lag_days"], "from pairs": d["pairs"]}
-                 for d in model["deregistration_lag_days"]]
-        rows += [{"estimate": "stays in the country", "value": model["stays"]},
-                 {"estimate": "persons with evidence on one day only (no events)",
-                  "value": model["persons_with_too_little_evidence"]}]
-        sections.append("<h2>Presence model</h2><p class='note'>Estimated from the data: "
-                        "registrations and deregistrations near a recorded border crossing "
-                        "give the typical lags (days, median).</p>" + table(rows))
+        sections.append(_presence_model_section(model))
+    intervals = q.get("flow_intervals")
+    if intervals:
+        sections.append(_flow_interval_section(intervals, q.get("naive_register_flows") or []))
     cov = q.get("register_coverage")
     if cov:
         rows = [{"figure": k, "value": v} for k, v in cov.items() if k != "deregistration_lag"]
         rows += [{"figure": f"deregistration lag: {k}", "value": v}
                  for k, v in cov["deregistration_lag"].items()]
         sections.append("<h2>Register coverage</h2><p class='note'>Over-coverage: registered at "
-                        "the as-of date without evidence of presence for sol_lag days.</p>"
-                        + table(rows))
+                        "the as-of date but absent then, as the presence model reads the "
+                        "person's evidence.</p>" + table(rows))
     dse = q.get("dual_system_estimate")
     if dse:
         sections.append("<h2>Population size: register x census (Chapman)</h2>"
@@ -308,3 +298,53 @@ def render_report(q: dict[str, Any]) -> str:
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<title>miglink quality report</title><style>" + CSS + "</style></head><body>"
             + "".join(sections) + "</body></html>")
+
+
+def _presence_model_section(model: dict[str, Any]) -> str:
+    """The presence model's estimates, in weeks and shares."""
+    rows = [{"estimate": "signs of life a month while present (mean over persons)",
+             "value": model["sign_of_life_rate_per_month_mean"]},
+            {"estimate": "share of moves the border records (mean over persons)",
+             "value": model["crossing_coverage_mean"]},
+            {"estimate": "weeks from arriving to registering (mean)",
+             "value": model["mean_weeks_to_register_after_arrival"]},
+            {"estimate": "weeks a permit stays valid after its holder left (mean)",
+             "value": model["mean_weeks_permit_outlasts_stay"]}]
+    for state, weeks in model["mean_weeks_to_deregister"].items():
+        rows.append({"estimate": f"weeks to deregistration, {state.replace('_', ' ')}",
+                     "value": weeks})
+    for state, share in model["census_coverage"].items():
+        rows.append({"estimate": f"census enumerates: {state.replace('_', ' ')}",
+                     "value": share})
+    for state, share in model["sign_of_life_multiplier"].items():
+        rows.append({"estimate": f"signs of life, {state.replace('_', ' ')} (x own rate)",
+                     "value": share})
+    for group in ("citizen", "foreigner"):
+        for key, value in model[group].items():
+            if not isinstance(value, dict):
+                rows.append({"estimate": f"{group}s: {key.replace('_', ' ')}", "value": value})
+    rows += [{"estimate": "stays in the country", "value": model["stays"]},
+             {"estimate": "persons in doubt somewhere (paths drawn for them)",
+              "value": model["persons_in_doubt"]},
+             {"estimate": "persons with evidence on one day only (no events)",
+              "value": model["persons_with_too_little_evidence"]}]
+    return ("<h2>Presence model</h2><p class='note'>Each person's presence week by week is a "
+            "hidden state (present, quiet, leaving, on a trip, just left, arriving, abroad "
+            "with or without a deregistration to come); every rate below was estimated "
+            "from this run's data by EM.</p>" + table(rows))
+
+
+def _flow_interval_section(intervals: list[dict[str, Any]],
+                           register: list[dict[str, Any]]) -> str:
+    """Flows per rule, year and type with their 90% intervals, beside the register-only
+    flows offices publish today."""
+    register_count = {(r["year"], r["event_type"]): r["count"] for r in register}
+    rows = [{"rule": r["rule"], "year": r["year"], "event type": r["event_type"],
+             "expected": r["expected"], "90% interval": f"{r['low']:,.0f} – {r['high']:,.0f}",
+             "register only": register_count.get((r["year"], r["event_type"]))}
+            for r in intervals]
+    return ("<h2>Flows with their uncertainty</h2><p class='note'>Expected events per year: "
+            "the mean over paths drawn from the presence model, each event weighted by the "
+            "nowcast while it cannot be decided yet; the interval holds 90% of the paths. "
+            "Beside them, the registrations from abroad and deregistrations for emigration "
+            "of the population register.</p>" + table(rows))

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 
 from linkage.link import link_sources
-from pipelines import nowcast, patterns, quality, tables
+from pipelines import nowcast, patterns, presence_fit, quality, tables, uncertainty
 from pipelines import presence as presence_stage
 from pipelines.config import RunConfig
 from pipelines.report import render_report
@@ -112,9 +112,9 @@ def sign_of_life_start(con: Any, typed: dict[str, str], as_of: dt.date) -> dt.da
 def default_window_start(evidence_start: dt.date, lookback_days: int = 92) -> dt.date:
     """The first 1 January at least ``lookback_days`` after signs of life start.
 
-    Evidence needs ``unknown_carry`` days to establish presence, so the first months of a
-    sign-of-life source cannot yet tell a new arrival from someone already here. The status
-    at the window start comes from the whole history (registers reach back decades)."""
+    The first months of a sign-of-life source cannot yet tell a new arrival from someone
+    already here. The status at the window start comes from the whole history (registers
+    reach back decades)."""
     earliest = evidence_start + dt.timedelta(days=lookback_days)
     return earliest if (earliest.month, earliest.day) == (1, 1) else \
         dt.date(earliest.year + 1, 1, 1)
@@ -200,7 +200,7 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
     as_of = config.as_of or observed_as_of(con, typed)
     sol_start = sign_of_life_start(con, typed, as_of)
     window_start = config.window_start or default_window_start(
-        min(sol_start, as_of), config.presence.unknown_carry)
+        min(sol_start, as_of))
     if window_start > as_of:
         window_start = dt.date(as_of.year, 1, 1)
     log.info("country %s, as-of %s, window from %s", country, as_of, window_start)
@@ -217,21 +217,25 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
         clock.done("link", **counts)
 
     T = day_number(as_of)
-    presence_stage.build_evidence(con, typed)
-    presence_stage.estimate_registration_lag(con)
-    presence_stage.estimate_deregistration_lag(con)
-    presence_stage.estimate_absence_length(con)
     sol_day = day_number(sol_start)
-    presence_stage.build_presence(con, config.presence, T, sol_day)
+    presence_stage.build_evidence(con, typed)
+    model = presence_fit.build_presence(
+        con, typed, country, T, presence_fit.grid_start(day_number(window_start), sol_day),
+        config.presence, earlier=nowcast.as_of_dates(T, config.rule_parameters.tw, sol_day))
+    (work / "presence_model.json").write_text(json.dumps(model.to_json(), indent=1))
     presence_stage.build_observed(con, country, T)
     presence_stage.build_initial_status(con, day_number(window_start))
     clock.done("presence", stays=int(con.sql("SELECT count(*) FROM presence").fetchall()[0][0]))
 
     tables.build_events(con, config.rules, config.rule_parameters)
     nowcast.build_nowcast(con, config, typed, country, T, sol_day)
+    uncertainty.build_sampled_events(con, config.rules, config.rule_parameters,
+                                     config.presence.samples)
     tables.build_migration_events(con, typed, day_number(window_start), T)
     tables.build_residence_spells(con)
     patterns.build_patterns(con, config.rule_parameters.tm)
+    uncertainty.build_flow_intervals(con, config.presence.samples, day_number(window_start), T,
+                                     nowcast.OBSERVED_BAND)
     n_events = int(con.sql("SELECT count(*) FROM migration_events").fetchall()[0][0])
     clock.done("events", events=n_events)
     backtest = nowcast.backtest(con, config, country, T, sol_day)
@@ -255,11 +259,11 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
                 "rules": list(config.rules), "version": _version()},
         "sources": quality.source_sizes(con, typed),
         "linkage": quality.linkage_figures(con, config.linkage.threshold),
-        "presence_model": quality.presence_model(con),
+        "presence_model": quality.presence_model(con, model),
+        "flow_intervals": quality.flow_intervals(con),
         "events_by_year": quality.events_by_year(con),
         "naive_register_flows": quality.naive_register_flows(con, typed),
-        "register_coverage": quality.register_coverage(con, typed, T,
-                                                       config.presence.sol_lag),
+        "register_coverage": quality.register_coverage(con, typed, T),
         "dual_system_estimate": quality.dual_system_estimate(con, typed, census_day),
         "mirror": quality.mirror_comparison(con, typed, country),
         "event_country_coverage": quality.event_country_coverage(con),
@@ -291,10 +295,10 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
 
 
 def _flat_parameters(config: RunConfig) -> dict[str, Any]:
-    p, r, k = config.presence, config.rule_parameters, config.linkage
-    return {"tm": r.tm, "tw": r.tw, "gap_max": r.gap_max, "unknown_carry": p.unknown_carry,
-            "sol_lag": p.sol_lag, "min_cell": config.min_cell,
-            "link_threshold": k.threshold, "seed": k.seed}
+    r, k = config.rule_parameters, config.linkage
+    return {"tm": r.tm, "tw": r.tw, "gap_max": r.gap_max, "min_cell": config.min_cell,
+            "link_threshold": k.threshold, "seed": k.seed,
+            "presence_samples": config.presence.samples}
 
 
 def _version() -> str:

@@ -81,12 +81,21 @@ def build_migration_events(con: Any, typed: dict[str, str], window_start: int, a
                -- pipelines.nowcast: 1 when confirmed; for a provisional event, from cohorts
                CASE WHEN e.status = 'confirmed' THEN 1.0 ELSE x.probability END
                    AS confirmation_probability,
-               CASE WHEN x.person_id IS NOT NULL THEN x.expected_weight
-                    WHEN e.status = 'confirmed' THEN 1.0 END AS expected_weight
+               -- pipelines.uncertainty: the share of the presence model's paths holding it
+               COALESCE(u.probability, 1.0) AS probability,
+               DATE '1970-01-01' + CAST(COALESCE(u.day_low, e.event_day) AS INTEGER)
+                   AS date_low,
+               DATE '1970-01-01' + CAST(COALESCE(u.day_high, e.event_day) AS INTEGER)
+                   AS date_high,
+               COALESCE(u.probability, 1.0) * CASE WHEN x.person_id IS NOT NULL
+                   THEN x.expected_weight WHEN e.status = 'confirmed' THEN 1.0 END
+                   AS expected_weight
         FROM in_window AS e
         JOIN persons AS p ON p.person_id = e.person_id
         LEFT JOIN expected_now AS x ON x.person_id = e.person_id AND x.rule = e.rule
              AND x.event_type = e.event_type AND x.event_day = e.event_day
+        LEFT JOIN event_uncertainty AS u ON u.person_id = e.person_id AND u.rule = e.rule
+             AND u.event_type = e.event_type AND u.event_day = e.event_day
         LEFT JOIN country_match AS m ON m.person_id = e.person_id AND m.rule = e.rule
              AND m.event_day = e.event_day AND m.nearest = 1
         ORDER BY e.rule, e.person_id, event_date""",
@@ -102,21 +111,31 @@ def build_residence_spells(con: Any) -> None:
 
 
 def build_flows(con: Any, min_cell: int) -> None:
+    """``flows``: events per cell; ``expected_count`` and its 90% interval (``expected_low``,
+    ``expected_high``) over the presence model's paths (``pipelines.uncertainty``), each
+    event weighted by the nowcast for the events not yet decided or not yet visible."""
     age = age_group("year(event_date) - birth_year")
+    cells = ("rule", "year", "event_type", "citizenship", "sex", "age_group", "country",
+             "status")
+    same = " AND ".join(f"c.{c} IS NOT DISTINCT FROM x.{c}" for c in cells)
     create_table(con, "flows", "flows", render(f"""
         WITH cells AS (
             SELECT rule, year(event_date) AS year, event_type, citizenship, sex,
-                   {age} AS age_group, country, status, count(*) AS n,
-                   sum(expected_weight) AS expected
+                   {age} AS age_group, country, status, count(*) AS n
             FROM migration_events GROUP BY ALL
         )
-        SELECT rule, year, event_type, citizenship, sex, age_group, country, status,
-               CASE WHEN n < {{min_cell}} THEN NULL ELSE n END AS count,
-               n < {{min_cell}} AS suppressed,
-               -- confirmed + provisional x probability + a share of events not yet visible
-               CASE WHEN n < {{min_cell}} THEN NULL ELSE round(expected, 1) END
-                   AS expected_count
-        FROM cells ORDER BY ALL""", min_cell=min_cell))
+        SELECT c.rule, c.year, c.event_type, c.citizenship, c.sex, c.age_group, c.country,
+               c.status,
+               CASE WHEN c.n < {{min_cell}} THEN NULL ELSE c.n END AS count,
+               c.n < {{min_cell}} AS suppressed,
+               CASE WHEN c.n < {{min_cell}} THEN NULL ELSE round(x.expected, 1) END
+                   AS expected_count,
+               CASE WHEN c.n < {{min_cell}} THEN NULL ELSE round(x.low, 1) END
+                   AS expected_low,
+               CASE WHEN c.n < {{min_cell}} THEN NULL ELSE round(x.high, 1) END
+                   AS expected_high
+        FROM cells AS c LEFT JOIN flow_cells_expected AS x ON {same}
+        ORDER BY ALL""", min_cell=min_cell))
 
 
 def build_stocks(con: Any, window_start_year: int, as_of: int, min_cell: int) -> None:

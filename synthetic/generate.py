@@ -326,7 +326,9 @@ class SourceBuilder:
                 n = int(rng.poisson(p.activity_rate * w.ghost_rate_factor * length / 365.25))
                 owner.extend([p.pid] * n)
                 dates.extend((departure + rng.integers(0, length, size=n)).tolist())
-        return np.asarray(owner, dtype=np.int64), np.asarray(dates, dtype=np.int64)
+        owner_a, dates_a = np.asarray(owner, dtype=np.int64), np.asarray(dates, dtype=np.int64)
+        observed = dates_a >= w.evidence_start  # the sources keep nothing from before
+        return owner_a[observed], dates_a[observed]
 
     def _silent_years(self, owner: np.ndarray, dates: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:

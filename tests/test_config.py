@@ -15,20 +15,20 @@ from schemas.errors import ConfigError
 def test_defaults_are_the_method_defaults():
     c = RunConfig()
     assert (c.rule_parameters.tm, c.rule_parameters.tw, c.rule_parameters.gap_max) == (365, 487, 90)
-    assert (c.presence.unknown_carry, c.presence.sol_lag, c.min_cell) == (92, 365, 5)
+    assert (c.presence.em_iterations, c.presence.samples, c.min_cell) == (10, 20, 5)
     assert c.rules == ("continuous_12", "12_of_16")
 
 
 def test_toml_is_read(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text('country = "LVA"\nas_of = "2024-12-31"\nrules = ["12_of_16"]\n'
-                    "[rule_parameters]\ngap_max = 60\n[presence]\nsol_lag = 300\n"
+                    "[rule_parameters]\ngap_max = 60\n[presence]\nsamples = 30\n"
                     "[tables]\nmin_cell = 10\n"
                     '[sources.census]\nfile = "enum.csv"\ncolumns = { record_id = "id" }\n')
     c = load_config(path, tmp_path)
     assert c.country == "LVA" and c.as_of == dt.date(2024, 12, 31)
     assert c.rules == ("12_of_16",) and c.rule_parameters.gap_max == 60
-    assert c.presence.sol_lag == 300 and c.min_cell == 10
+    assert c.presence.samples == 30 and c.min_cell == 10
     assert c.sources["census"].path == tmp_path / "enum.csv"
     assert c.sources["census"].columns == {"record_id": "id"}
 
@@ -39,7 +39,9 @@ def test_toml_is_read(tmp_path):
     ('as_of = "31/12/2024"\n', "ISO date"),
     ('rules = ["twelve"]\n', "rule='twelve'"),
     ("[rule_parameters]\ntm = 500\ntw = 487\n", "tm"),
-    ("[presence]\nsol_lagg = 3\n", "unknown keys"),
+    ("[presence]\nsol_lag = 3\n", "unknown keys"),
+    ("[presence]\nsamples = 0\n", "samples"),
+    ("[presence]\npresent_above = 1.5\n", "present_above"),
     ('[sources.censuses]\nfile = "x.csv"\n', "unknown source"),
 ])
 def test_bad_config_names_the_key(tmp_path, text, fragment):

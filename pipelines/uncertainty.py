@@ -1,0 +1,164 @@
+"""How sure the events and flows are: read off paths drawn from the presence model.
+
+For every person in doubt, ``pipelines.presence_fit`` draws paths from the posterior of the
+presence model (``presence_sampled``: person_id, sample, stay_no, arrival, departure). The
+rules of METHOD.md run on each path as they run on the decoded presence. Then:
+
+* an event's ``probability`` is the share of paths holding an event of the same rule and
+  type within ``MATCH_DAYS`` of it, and ``date_low`` / ``date_high`` the 5% and 95% points of
+  those events' dates (persons not in doubt: probability 1, the date itself);
+* a flow's expected count and 90% interval are the mean and the 5% and 95% points, over the
+  paths, of the events in its cell, each weighted as the nowcast weighs events of its rule,
+  type, status and age (``pipelines.nowcast``); persons not in doubt add their events to
+  every path.
+
+Paths are keyed ``person_idx * samples + sample`` for the rules, so that the rules' SQL runs
+on them unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.rules import Rule, RuleParameters, create_events
+from pipelines.sql import create_table, render
+
+_NULLABLE = ("citizenship", "sex", "age_group", "country")
+MATCH_DAYS = 62  # an event on a path within this many days of the decoded one is the same
+LOW, HIGH = 0.05, 0.95  # the 90% interval
+
+
+def build_sampled_events(con: Any, rules: tuple[Rule, ...], params: RuleParameters,
+                         samples: int) -> None:
+    """``events_sampled`` (the rules on every drawn path) and ``event_uncertainty``: each
+    decoded event (``events_days``) with its probability and date interval."""
+    create_table(con, "event uncertainty", "presence_sampled_paths", render("""
+        SELECT CAST(p.person_idx AS BIGINT) * {samples} + s.sample AS person_id,
+               s.stay_no, s.arrival, s.departure
+        FROM presence_sampled AS s JOIN presence_person AS p USING (person_id)""",
+        samples=samples))
+    create_table(con, "event uncertainty", "observed_sampled", render("""
+        SELECT CAST(t.person_idx AS BIGINT) * {samples} + t.sample AS person_id,
+               o.resident_at_start, o.observation_end, o.alive
+        FROM presence_paths_sampled AS t JOIN presence_person AS p USING (person_idx)
+        JOIN observed AS o ON o.person_id = p.person_id""", samples=samples))
+    create_events(con, "events_sampled", rules, params,
+                  presence_table="presence_sampled_paths", observed_table="observed_sampled")
+    create_table(con, "event uncertainty", "event_uncertainty", render("""
+        WITH doubted AS (SELECT DISTINCT person_idx FROM presence_paths_sampled),
+        main AS (
+            SELECT e.person_id, p.person_idx, e.rule, e.event_type, e.event_day
+            FROM events_days AS e JOIN presence_person AS p USING (person_id)
+            WHERE p.person_idx IN (SELECT person_idx FROM doubted)
+        ),
+        drawn AS (
+            SELECT CAST(person_id // {samples} AS INTEGER) AS person_idx,
+                   person_id % {samples} AS sample, rule, event_type, event_day
+            FROM events_sampled
+        ),
+        matched AS (   -- per path, the nearest event of the same rule and type
+            SELECT m.person_id, m.rule, m.event_type, m.event_day, d.sample,
+                   arg_min(d.event_day, abs(d.event_day - m.event_day)) AS day
+            FROM main AS m JOIN drawn AS d
+              ON d.person_idx = m.person_idx AND d.rule = m.rule
+             AND d.event_type = m.event_type AND abs(d.event_day - m.event_day) <= {match}
+            GROUP BY ALL
+        )
+        SELECT m.person_id, m.rule, m.event_type, m.event_day,
+               count(x.sample) / {samples_real} AS probability,
+               COALESCE(quantile_disc(x.day, {low}), m.event_day) AS day_low,
+               COALESCE(quantile_disc(x.day, {high}), m.event_day) AS day_high
+        FROM main AS m LEFT JOIN matched AS x
+          ON x.person_id = m.person_id AND x.rule = m.rule AND x.event_type = m.event_type
+         AND x.event_day = m.event_day
+        GROUP BY m.person_id, m.rule, m.event_type, m.event_day""",
+        samples=samples, samples_real=float(samples), match=MATCH_DAYS, low=LOW, high=HIGH))
+
+
+_AGE = """CASE WHEN {age} IS NULL OR {age} < 0 THEN NULL WHEN {age} >= 85 THEN '85+'
+     ELSE CAST(CAST(floor({age} / 5) * 5 AS INTEGER) AS VARCHAR) || '-'
+          || CAST(CAST(floor({age} / 5) * 5 + 4 AS INTEGER) AS VARCHAR) END"""
+
+
+def build_flow_intervals(con: Any, samples: int, window_start: int, as_of: int,
+                         band_days: int) -> None:
+    """``flow_cells_expected`` (per flows cell: expected count, 5% and 95% points over the
+    paths) and ``flow_intervals`` (the same for each rule, year and event type)."""
+    year = "year(DATE '1970-01-01' + CAST(e.event_day AS INTEGER))"
+    age = _AGE.format(age=f"({year} - p.birth_year)")
+    create_table(con, "flow intervals", "event_weight_by_age", render("""
+        SELECT e.rule, e.event_type, e.status,
+               CAST(({as_of} - e.event_day) / {band} AS INTEGER) AS band,
+               avg(x.expected_weight) AS weight
+        FROM events_days AS e JOIN expected_now AS x USING (person_id, rule, event_type,
+                                                          event_day)
+        GROUP BY ALL""", as_of=as_of, band=band_days))
+    create_table(con, "flow intervals", "flow_draws", render(f"""
+        WITH doubted AS (SELECT DISTINCT person_idx FROM presence_paths_sampled),
+        drawn AS (
+            SELECT pp.person_id, CAST(e.person_id % {{samples}} AS INTEGER) AS sample,
+                   e.rule, e.event_type, e.event_day, e.status
+            FROM events_sampled AS e
+            JOIN presence_person AS pp
+              ON pp.person_idx = CAST(e.person_id // {{samples}} AS INTEGER)
+            WHERE e.event_day >= {{window_start}} AND e.event_day <= {{as_of}}
+        ),
+        sure AS (   -- persons not in doubt: their decoded events, on every path
+            SELECT m.person_id, -1 AS sample, m.rule, m.event_type,
+                   date_diff('day', DATE '1970-01-01', m.event_date) AS event_day, m.status,
+                   m.country
+            FROM migration_events AS m JOIN presence_person AS pp USING (person_id)
+            WHERE pp.person_idx NOT IN (SELECT person_idx FROM doubted)
+        ),
+        countries AS (   -- a drawn event's country: the decoded event's nearest to it
+            SELECT d.person_id, d.sample, d.rule, d.event_type, d.event_day,
+                   arg_min(m.country, abs(date_diff('day', DATE '1970-01-01', m.event_date)
+                                          - d.event_day)) AS country
+            FROM drawn AS d JOIN migration_events AS m
+              ON m.person_id = d.person_id AND m.rule = d.rule
+             AND m.event_type = d.event_type
+             AND abs(date_diff('day', DATE '1970-01-01', m.event_date) - d.event_day)
+                 <= {MATCH_DAYS}
+            GROUP BY ALL
+        ),
+        events AS (
+            SELECT d.*, c.country FROM drawn AS d LEFT JOIN countries AS c
+              USING (person_id, sample, rule, event_type, event_day)
+            UNION ALL SELECT * FROM sure
+        )
+        SELECT e.sample, e.rule, {year} AS year, e.event_type,
+               COALESCE(p.citizenship, '') AS citizenship, COALESCE(p.sex, '') AS sex,
+               COALESCE({age}, '') AS age_group, COALESCE(e.country, '') AS country, e.status,
+               sum(COALESCE(w.weight, 1.0)) AS weight
+        FROM events AS e JOIN persons AS p USING (person_id)
+        LEFT JOIN event_weight_by_age AS w ON w.rule = e.rule AND w.event_type = e.event_type
+             AND w.status = e.status
+             AND w.band = CAST(({{as_of}} - e.event_day) / {{band}} AS INTEGER)
+        GROUP BY ALL""", samples=samples, window_start=window_start, as_of=as_of,
+        band=band_days))
+    for table, cells in (("flow_cells_expected", "rule, year, event_type, citizenship, sex, "
+                                                 "age_group, country, status"),
+                         ("flow_intervals", "rule, year, event_type")):
+        restored = ", ".join(  # unknowns were '' so that cells join; null again
+            f"NULLIF({c}, '') AS {c}" if c in _NULLABLE else c for c in cells.split(", "))
+        create_table(con, "flow intervals", table, render(f"""
+            WITH per_path AS (
+                SELECT {cells}, sample, sum(weight) AS weight FROM flow_draws
+                WHERE sample >= 0 GROUP BY ALL
+            ),
+            sure AS (SELECT {cells}, sum(weight) AS weight FROM flow_draws
+                     WHERE sample < 0 GROUP BY ALL),
+            drawn AS (
+                SELECT {cells}, list_resize(list(weight), {{samples}}, 0.0) AS weights
+                FROM per_path GROUP BY ALL
+            ),
+            cells AS (SELECT {cells} FROM drawn UNION SELECT {cells} FROM sure)
+            SELECT {restored},
+                   COALESCE(s.weight, 0) + COALESCE(list_avg(d.weights), 0) AS expected,
+                   COALESCE(s.weight, 0) + COALESCE(
+                       list_aggregate(d.weights, 'quantile_cont', {{low}}), 0) AS low,
+                   COALESCE(s.weight, 0) + COALESCE(
+                       list_aggregate(d.weights, 'quantile_cont', {{high}}), 0) AS high
+            FROM cells AS c LEFT JOIN drawn AS d USING ({cells})
+            LEFT JOIN sure AS s USING ({cells})""",
+            samples=samples, low=LOW, high=HIGH))
