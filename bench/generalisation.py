@@ -69,6 +69,7 @@ def _row(world: str, seed: int, data: Path, out: Path, seconds: dict) -> dict:
     flows = evaluation["annual_flows"]["mean_absolute_relative_error"]
     baseline = evaluation.get("register_only_flows", {}).get("mean_absolute_relative_error", {})
     coverage = evaluation.get("register_over_coverage") or {}
+    intervals = evaluation.get("flow_intervals") or {}
     stage_seconds = {s["stage"]: s["seconds"] for s in quality["stages"]}
     row = {
         "world": world, "seed": seed,
@@ -80,7 +81,10 @@ def _row(world: str, seed: int, data: Path, out: Path, seconds: dict) -> dict:
         else abs(coverage["difference_percentage_points"]),
         "exact_person_rate": evaluation["persons"]["exact_person_rate"],
         "persons_f1": evaluation["persons"]["f1"],
-        "flow_interval_coverage": (evaluation.get("flow_intervals") or {}).get("coverage"),
+        "flow_interval_coverage": intervals.get("coverage"),
+        "flow_interval_cells": [intervals.get("covered"), intervals.get("cells")],
+        **{f"expected_flow_error_{r}": (intervals.get("expected_mean_absolute_relative_error")
+                                        or {}).get(r) for r in RULES},
         "seconds": seconds,
         "presence_seconds": stage_seconds.get("presence"),
         "events_seconds": stage_seconds.get("events"),
@@ -89,7 +93,7 @@ def _row(world: str, seed: int, data: Path, out: Path, seconds: dict) -> dict:
 
 
 FIGURES = (*(f"events_f1_{r}" for r in RULES), *(f"flow_error_{r}" for r in RULES),
-           "over_coverage_error_pp", "exact_person_rate", "flow_interval_coverage")
+           *(f"expected_flow_error_{r}" for r in RULES), "over_coverage_error_pp", "exact_person_rate", "flow_interval_coverage")
 HIGHER_IS_BETTER = {"events_f1_continuous_12", "events_f1_12_of_16", "exact_person_rate",
                     "flow_interval_coverage"}
 
@@ -111,10 +115,15 @@ def summary(rows: list[dict]) -> dict:
         out[figure] = {"worst": min(values) if low else max(values),
                        "median": statistics.median(values),
                        "worst_decile": _decile(values, low), "worlds": len(values)}
-    out["flow_error_at_most_half_register_only"] = all(
-        r[f"flow_error_{rule}"] <= 0.5 * r[f"register_only_error_{rule}"]
-        for r in rows for rule in RULES
-        if r.get(f"flow_error_{rule}") is not None and r.get(f"register_only_error_{rule}"))
+    for kind in ("flow_error", "expected_flow_error"):
+        out[f"{kind}_at_most_half_register_only"] = all(
+            r[f"{kind}_{rule}"] <= 0.5 * r[f"register_only_error_{rule}"]
+            for r in rows for rule in RULES
+            if r.get(f"{kind}_{rule}") is not None and r.get(f"register_only_error_{rule}"))
+    cells = [r["flow_interval_cells"] for r in rows if r.get("flow_interval_cells")
+             and r["flow_interval_cells"][1]]
+    out["flow_interval_cells_covered"] = (sum(c for c, _ in cells) / sum(n for _, n in cells)
+                                          if cells else None)
     return out
 
 
@@ -129,7 +138,15 @@ def main() -> None:
                         help="with --work: keep worlds already synthesised there")
     parser.add_argument("--config", type=Path, help="run every world with this config")
     parser.add_argument("--label", default="", help="added to the result file's name")
+    parser.add_argument("--combine", type=Path, nargs="+",
+                        help="only summarise the worlds of these result files together "
+                             "(parts of one benchmark run side by side)")
     args = parser.parse_args()
+    if args.combine:
+        parts = [json.loads(f.read_text()) for f in args.combine]
+        rows = [row for part in parts for row in part["worlds"]]
+        _write(rows, parts[0]["persons"], parts[0]["config"], args.label)
+        return
     worlds = [("random", s) for s in args.seeds]
     if args.own_worlds:
         worlds += [("default", 1), ("hard", 1)]
@@ -141,17 +158,21 @@ def main() -> None:
             print(json.dumps({k: v for k, v in row.items() if k != "parameters"}), flush=True)
             if args.work is None:  # the disk is shared: a world's files go when it is scored
                 subprocess.run(["rm", "-rf", str(work / f"{world}_{seed}")], check=True)
+    _write(rows, args.persons, str(args.config) if args.config else None, args.label)
+
+
+def _write(rows: list[dict], persons: int, config: str | None, label: str) -> None:
     scored = [r for r in rows if "failed" not in r]
     random_rows = [r for r in scored if r["world"] == "random"]
     result = {
-        "persons": args.persons, "config": str(args.config) if args.config else None,
+        "persons": persons, "config": config,
         "worlds": rows,
         "chosen_on": summary([r for r in random_rows if r["seed"] in CHOSEN_ON]),
         "held_out": summary([r for r in random_rows if r["seed"] in HELD_OUT]),
         "all_random": summary(random_rows),
         "failed": [r for r in rows if "failed" in r],
     }
-    name = f"generalisation_{args.persons}{'_' + args.label if args.label else ''}.json"
+    name = f"generalisation_{persons}{'_' + label if label else ''}.json"
     target = Path(__file__).parent / "results" / name
     target.write_text(json.dumps(result, indent=1))
     print(json.dumps({k: result[k] for k in ("chosen_on", "held_out")}, indent=1))

@@ -321,7 +321,8 @@ def _annual_flows(con: Any, window_start: str, as_of: str) -> dict[str, Any]:
 def _flow_interval_coverage(con: Any, intervals: list[dict[str, Any]], years: list[int]
                             ) -> dict[str, Any]:
     """How often the run's 90% flow intervals held the true count of confirmed events, per
-    rule, year and event type over the complete years."""
+    rule, year and event type over the complete years, and how far the expected counts
+    were off (mean absolute relative error per rule)."""
     truth = {(r, y, t): n for r, y, t, n in con.sql("""
         SELECT rule, year(event_date), event_type, count(*) FROM actual GROUP BY ALL"""
                                                   ).fetchall()}
@@ -331,8 +332,14 @@ def _flow_interval_coverage(con: Any, intervals: list[dict[str, Any]], years: li
             true = truth.get((row["rule"], row["year"], row["event_type"]), 0)
             cells.append({**row, "true": true, "covered": row["low"] <= true <= row["high"]})
     covered = sum(c["covered"] for c in cells)
+    error = {}
+    for rule in RULES:
+        errors = [abs(c["expected"] - c["true"]) / c["true"] for c in cells
+                  if c["rule"] == rule and c["true"]]
+        error[rule] = sum(errors) / len(errors) if errors else None
     return {"cells": len(cells), "covered": covered,
-            "coverage": covered / len(cells) if cells else None, "by_cell": cells}
+            "coverage": covered / len(cells) if cells else None,
+            "expected_mean_absolute_relative_error": error, "by_cell": cells}
 
 
 def _register_only_flows(con: Any, truth: Path, years: list[int]) -> dict[str, Any] | None:

@@ -42,7 +42,10 @@ class PresenceSettings:
     this (0.5: the posterior median of every arrival and departure). ``samples``: paths
     drawn from the posterior for each person in doubt (some week whose probability of
     presence lies between ``in_doubt`` and 1 - ``in_doubt``); they give each event its
-    probability and date interval and the flows their intervals."""
+    probability and date interval and the flows their intervals. ``held_out_share``: of
+    the persons with some crossing recorded, the share decoded a second time with their
+    crossings held out; how far their events move then measures the model's error where no
+    crossing dates a move (``pipelines.uncertainty``)."""
 
     em_iterations: int = 10
     fit_persons: int = 20000
@@ -52,6 +55,7 @@ class PresenceSettings:
     present_above: float = 0.5
     samples: int = 20
     in_doubt: float = 0.02
+    held_out_share: float = 0.25
 
     def __post_init__(self) -> None:
         for name in ("em_iterations", "fit_persons", "chunk_persons", "person_passes",
@@ -60,6 +64,8 @@ class PresenceSettings:
                 raise ValueError(f"{name} must be at least 1, got {name}={getattr(self, name)!r}")
         if not 0 < self.present_above < 1:
             raise ValueError(f"present_above must be in (0, 1), got {self.present_above!r}")
+        if not 0 <= self.held_out_share <= 1:
+            raise ValueError(f"held_out_share must be in [0, 1], got {self.held_out_share!r}")
         if not 0 < self.in_doubt < 0.5:
             raise ValueError(f"in_doubt must be in (0, 0.5), got {self.in_doubt!r}")
 
@@ -120,15 +126,21 @@ def decode(con: Any, grid: pm.Grid, params: pm.ModelParameters, settings: Presen
     """Table ``presence_weeks`` for every person, and ``presence_weeks_<name>`` for each
     earlier as-of week (the posterior given the evidence up to then: a backward pass from
     that week over the filtered probabilities, for the ``AS_OF_WINDOW`` weeks before it;
-    earlier weeks as read with all the data). Returns counts for the log."""
+    earlier weeks as read with all the data); ``presence_weeks_held_out`` and
+    ``presence_paths_held_out`` for the persons decoded again without their crossings.
+    Returns counts for the log."""
     as_of_weeks = as_of_weeks or {}
     ranges = pdata.person_ranges(con)
     runs: dict[str, list[dict[str, np.ndarray]]] = {"": [], **{n: [] for n in as_of_weeks}}
     sampled: list[dict[str, np.ndarray]] = []
     in_doubt: list[np.ndarray] = []
+    held_out: list[dict[str, np.ndarray]] = []
+    held_idx: list[np.ndarray] = []
     rng = np.random.default_rng([settings.seed, 2])
+    hold_rng = np.random.default_rng([settings.seed, 3])
     uncertain = 0
     persons_seen = 0
+    held_count = 0
     for index in pdata.chunks(ranges, settings.chunk_persons):
         persons = pdata.load_persons(con, grid, index)
         for _ in range(settings.person_passes):
@@ -151,16 +163,49 @@ def decode(con: Any, grid: pm.Grid, params: pm.ModelParameters, settings: Presen
         uncertain += int(doubt.sum())
         persons_seen += index.size
         del post
+        crossed = ((persons.crossing == pm.CROSS_IN) | (persons.crossing == pm.CROSS_OUT)).any(0)
+        hold = crossed & (hold_rng.random(crossed.size) < settings.held_out_share)
+        held_count += int(hold.sum())
+        if hold.any():
+            held_idx.append(persons.index[hold].astype(np.int64))
+            held_out.append(_without_crossings(persons, hold, grid, params, settings))
     for name, chunk_runs in runs.items():
         _write_runs(con, "presence_weeks" + (f"_{name}" if name else ""), chunk_runs)
     _write_runs(con, "presence_weeks_sampled", sampled, with_sample=True)
+    _write_runs(con, "presence_weeks_held_out", held_out)
+    held = np.concatenate(held_idx) if held_idx else np.zeros(0, np.int64)
+    con.register("presence_held_arrow", pa.table({"person_idx": held}))
+    con.execute("CREATE OR REPLACE TABLE presence_paths_held_out AS "
+                "SELECT person_idx, 0 AS sample FROM presence_held_arrow")
+    con.unregister("presence_held_arrow")
     doubted = np.concatenate(in_doubt) if in_doubt else np.zeros(0, dtype=np.int64)
     con.register("presence_doubt_arrow", pa.table({"person_idx": doubted}))
     con.execute("CREATE OR REPLACE TABLE presence_paths_sampled AS SELECT d.person_idx, "
                 f"CAST(s.sample AS BIGINT) AS sample FROM presence_doubt_arrow AS d "
                 f"CROSS JOIN range({settings.samples}) AS s(sample)")
     con.unregister("presence_doubt_arrow")
-    return {"persons": persons_seen, "uncertain_persons": uncertain}
+    return {"persons": persons_seen, "uncertain_persons": uncertain,
+            "held_out_persons": held_count}
+
+
+def _without_crossings(persons: pm.Persons, rows: np.ndarray, grid: pm.Grid,
+                       params: pm.ModelParameters, settings: PresenceSettings
+                       ) -> dict[str, np.ndarray]:
+    """The stays of the persons ``rows`` decoded as if their crossings had not been
+    observed (their own rates re-estimated without them)."""
+    pick = np.flatnonzero(rows)
+    part = pm.Persons(**{
+        f.name: (getattr(persons, f.name)[:, pick] if getattr(persons, f.name).ndim == 2
+                 else getattr(persons, f.name)[pick])
+        for f in dataclasses.fields(persons)})
+    part.crossing = np.full_like(part.crossing, pm.CROSS_UNOBSERVED)
+    part.activity_rate = part.activity_rate.copy()
+    part.crossing_coverage = part.crossing_coverage.copy()
+    for _ in range(settings.person_passes):
+        post = pm.forward_backward(part, grid, params)
+        pm.update_person_rates(part, grid, post, params)
+    post = pm.forward_backward(part, grid, params)
+    return stays_from_weeks(part, pm.presence_probability(post), settings.present_above)
 
 
 def _sampled_stays(persons: pm.Persons, kept: pm.Filtered, doubt: np.ndarray,
@@ -217,7 +262,7 @@ first_week AS (SELECT person_idx, sample FROM runs WHERE start_week = 0),
 arrivals AS (   -- an arrival crossing within a week of the week the model found
     SELECT r.person_idx, r.sample, r.start_week,
            arg_min(c.day, abs(c.day - ({g0} + {step} * r.start_week + {half}))) AS day
-    FROM runs AS r JOIN presence_crossing AS c
+    FROM runs AS r JOIN {crossing_table} AS c
       ON c.person_idx = r.person_idx AND c.direction = 'in' AND c.day <= {as_of}
      AND c.day >= {g0} + {step} * (r.start_week - 1) AND c.day < {g0} + {step} * (r.start_week + 2)
     GROUP BY r.person_idx, r.sample, r.start_week
@@ -225,7 +270,7 @@ arrivals AS (   -- an arrival crossing within a week of the week the model found
 departures AS (
     SELECT r.person_idx, r.sample, r.end_week,
            arg_min(c.day, abs(c.day - ({g0} + {step} * r.end_week + {half}))) AS day
-    FROM runs AS r JOIN presence_crossing AS c
+    FROM runs AS r JOIN {crossing_table} AS c
       ON c.person_idx = r.person_idx AND c.direction = 'out' AND c.day <= {as_of}
      AND c.day >= {g0} + {step} * (r.end_week - 1) AND c.day < {g0} + {step} * (r.end_week + 2)
     GROUP BY r.person_idx, r.sample, r.end_week
@@ -316,8 +361,9 @@ def build_presence(con: Any, typed: dict[str, str], country: str, as_of: int, g0
         if params is None:
             params = fit(con, grid, settings)
         counts = decode(con, grid, params, settings, weeks)
-    log.info("presence model: %d persons decoded, %d with some week in doubt",
-             counts["persons"], counts["uncertain_persons"])
+    log.info("presence model: %d persons decoded, %d with some week in doubt, %d decoded "
+             "again without their crossings", counts["persons"], counts["uncertain_persons"],
+             counts["held_out_persons"])
     create_table(con, "presence", "presence_paths",
                  "SELECT person_idx, 0 AS sample FROM presence_person")
     for name, day in {"": as_of, **earlier}.items():
@@ -325,12 +371,20 @@ def build_presence(con: Any, typed: dict[str, str], country: str, as_of: int, g0
         create_table(con, "presence", f"presence{suffix}", render(
             "SELECT person_id, stay_no, arrival, departure FROM (" + _DATED_STAYS + ")",
             g0=g0, as_of=day, weeks_table=f"presence_weeks{suffix}",
-            paths_table="presence_paths", adjoin_days=ev.RENEWAL_DAYS, step=pm.STEP_DAYS,
+            paths_table="presence_paths", crossing_table="presence_crossing",
+            adjoin_days=ev.RENEWAL_DAYS, step=pm.STEP_DAYS,
             half=pm.STEP_DAYS // 2))
         if name:
             con.execute(f"DROP TABLE presence_weeks{suffix}")
     create_table(con, "presence", "presence_sampled", render(
         _DATED_STAYS, g0=g0, as_of=as_of, weeks_table="presence_weeks_sampled",
-        paths_table="presence_paths_sampled", adjoin_days=ev.RENEWAL_DAYS, step=pm.STEP_DAYS,
-        half=pm.STEP_DAYS // 2))
+        paths_table="presence_paths_sampled", crossing_table="presence_crossing",
+        adjoin_days=ev.RENEWAL_DAYS, step=pm.STEP_DAYS, half=pm.STEP_DAYS // 2))
+    create_table(con, "presence", "presence_no_crossing",
+                 "SELECT * FROM presence_crossing WHERE FALSE")
+    create_table(con, "presence", "presence_held_out", render(
+        "SELECT person_id, stay_no, arrival, departure FROM (" + _DATED_STAYS + ")",
+        g0=g0, as_of=as_of, weeks_table="presence_weeks_held_out",
+        paths_table="presence_paths_held_out", crossing_table="presence_no_crossing",
+        adjoin_days=ev.RENEWAL_DAYS, step=pm.STEP_DAYS, half=pm.STEP_DAYS // 2))
     return params

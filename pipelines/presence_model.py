@@ -1,18 +1,11 @@
 """The presence model: each person's presence in the country, week by week, as a hidden
 Markov model whose parameters are estimated from the run's own data.
 
-Hidden states (a person is in exactly one each week):
-
-========================  =========  ====================================================
-state                     present    what it stands for
-========================  =========  ====================================================
-``newly_arrived``         yes        the first weeks after an arrival (registrations due)
-``present``               yes        living here, signs of life at the person's own rate
-``present_quiet``         yes        living here through a spell without signs of life
-``short_trip``            no         abroad for a while, coming back
-``abroad_deregistering``  no         gone, and the register will be told
-``abroad``                no         gone (or not yet come), the register not told
-========================  =========  ====================================================
+Hidden states (a person is in exactly one each step of ``STEP_DAYS``): five present
+(``newly_arrived``, ``arrived_unregistered``, ``present``, ``present_quiet``, ``leaving``)
+and seven abroad (``short_trip``, ``just_left``, ``arriving``, ``abroad_deregistering``,
+``abroad_deregistering_late``, ``abroad_returning``, ``abroad``); what each stands for is in
+``docs/presence_model.md``.
 
 Evidence and how it enters (every rate below is estimated by EM from the run's data, per
 state unless said otherwise):

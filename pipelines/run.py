@@ -231,6 +231,8 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
     nowcast.build_nowcast(con, config, typed, country, T, sol_day)
     uncertainty.build_sampled_events(con, config.rules, config.rule_parameters,
                                      config.presence.samples)
+    uncertainty.build_model_error(con, config.rules, config.rule_parameters,
+                                  day_number(window_start), T)
     tables.build_migration_events(con, typed, day_number(window_start), T)
     tables.build_residence_spells(con)
     patterns.build_patterns(con, config.rule_parameters.tm)

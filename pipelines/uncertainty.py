@@ -12,6 +12,18 @@ rules of METHOD.md run on each path as they run on the decoded presence. Then:
   type, status and age (``pipelines.nowcast``); persons not in doubt add their events to
   every path.
 
+The paths hold only the uncertainty of the model's reading of each person, as if the model
+were true. How far the model itself is off is measured on the run's own data: a share of the
+persons with some crossing recorded are decoded a second time with their crossings held out
+(``presence_held_out``) and the rules run on both readings. Per rule and type, over the
+complete years, the change in their count of events per event that had a crossing dating it
+(``shift``), and the years' scatter about it (``variance_per_event``), are what an event
+that no crossing dates is expected to be off by. Each cell's expected count is moved by the
+shift of its events no crossing dates; its interval is widened by their variance, the
+shift's sampling variance, and the shift itself taken as a standard deviation: the shift is
+read off persons whose moves crossings do record, and on the persons no crossing ever
+records it is known only in size, not exactly (``model_error``, ``model_error_by_year``).
+
 Paths are keyed ``person_idx * samples + sample`` for the rules, so that the rules' SQL runs
 on them unchanged.
 """
@@ -21,11 +33,14 @@ from __future__ import annotations
 from typing import Any
 
 from pipelines.rules import Rule, RuleParameters, create_events
-from pipelines.sql import create_table, render
+from pipelines.sql import create_table, from_day_number, render
 
 _NULLABLE = ("citizenship", "sex", "age_group", "country")
 MATCH_DAYS = 62  # an event on a path within this many days of the decoded one is the same
 LOW, HIGH = 0.05, 0.95  # the 90% interval
+PIN_DAYS = 14  # a recorded crossing this close to an event, in its direction, pins its date
+LEAST_PINNED = 20  # pinned events of the held-out persons needed to measure the model's error
+Z_HIGH = 1.6449  # the normal's 95% point: a model error's standard deviation to its interval
 
 
 def build_sampled_events(con: Any, rules: tuple[Rule, ...], params: RuleParameters,
@@ -73,6 +88,80 @@ def build_sampled_events(con: Any, rules: tuple[Rule, ...], params: RuleParamete
          AND x.event_day = m.event_day
         GROUP BY m.person_id, m.rule, m.event_type, m.event_day""",
         samples=samples, samples_real=float(samples), match=MATCH_DAYS, low=LOW, high=HIGH))
+
+
+def build_model_error(con: Any, rules: tuple[Rule, ...], params: RuleParameters,
+                      window_start: int, as_of: int) -> None:
+    """``model_error`` (rule, event_type: the held-out persons' events in the window with
+    and without their crossings, the share of the former ``pinned`` by a crossing,
+    ``shift`` and ``relative_error``, both per event that lost its crossing) and
+    ``model_error_by_year`` (rule, year, event_type: ``unpinned_share`` of all the cell's
+    events, ``relative_shift`` and ``relative_sd`` of the cell's expected count)."""
+    create_table(con, "model error", "observed_held_out", """
+        SELECT o.* FROM observed AS o JOIN presence_person AS p USING (person_id)
+        WHERE p.person_idx IN (SELECT person_idx FROM presence_paths_held_out)""")
+    create_events(con, "events_held_out", rules, params,
+                  presence_table="presence_held_out", observed_table="observed_held_out")
+    year = "year(DATE '1970-01-01' + CAST(e.event_day AS INTEGER))"
+    create_table(con, "model error", "events_pinned", render(f"""
+        SELECT e.person_id, e.rule, e.event_type, e.event_day, {year} AS year,
+               p.person_idx IN (SELECT person_idx FROM presence_paths_held_out) AS held_out,
+               EXISTS (SELECT 1 FROM presence_crossing AS c
+                       WHERE c.person_idx = p.person_idx AND abs(c.day - e.event_day) <= {{pin}}
+                         AND c.direction = CASE e.event_type WHEN 'immigration' THEN 'in'
+                                                ELSE 'out' END) AS pinned
+        FROM events_days AS e JOIN presence_person AS p USING (person_id)
+        WHERE e.event_day >= {{window_start}} AND e.event_day <= {{as_of}}""",
+        pin=PIN_DAYS, window_start=window_start, as_of=as_of))
+    final = from_day_number(as_of - params.tw)  # events up to then are final
+    last_year = final.year - (final.month < 12 or final.day < 31)
+    create_table(con, "model error", "model_error", render(f"""
+        WITH counted AS (   -- the complete years: later, events are not yet final
+            SELECT rule, event_type, year, count(*) AS n_with,
+                   count(*) FILTER (WHERE pinned) AS n_pinned, 0 AS n_without
+            FROM events_pinned WHERE held_out AND year <= {{last_year}} GROUP BY ALL
+            UNION ALL
+            SELECT rule, event_type, {year}, 0, 0, count(*) FROM events_held_out AS e
+            WHERE event_day >= {{window_start}} AND {year} <= {{last_year}} GROUP BY ALL
+        ),
+        years AS (SELECT rule, event_type, year, sum(n_with) AS n_with,
+                         sum(n_pinned) AS n_pinned, sum(n_without) AS n_without
+                  FROM counted GROUP BY ALL),
+        kinds AS (SELECT r.rule, t.event_type FROM (SELECT DISTINCT rule FROM events_days) AS r
+                  CROSS JOIN (VALUES ('immigration'), ('emigration')) AS t(event_type)),
+        totals AS (
+            SELECT k.rule, k.event_type,
+                   (SELECT count(*) FROM presence_paths_held_out) AS held_out_persons,
+                   CAST(COALESCE(sum(y.n_with), 0) AS BIGINT) AS events_with,
+                   CAST(COALESCE(sum(y.n_pinned), 0) AS BIGINT) AS events_pinned,
+                   CAST(COALESCE(sum(y.n_without), 0) AS BIGINT) AS events_without,
+                   count(y.year) AS years
+            FROM kinds AS k LEFT JOIN years AS y USING (rule, event_type) GROUP BY ALL
+        ),
+        spread AS (   -- the years' scatter about the shift: each event's own variance
+            SELECT t.rule, t.event_type,
+                   sum(power(y.n_without - y.n_with - y.n_pinned * (t.events_without
+                       - t.events_with) / t.events_pinned, 2)) * any_value(t.years)
+                       / greatest(any_value(t.years) - 1, 1) AS spread
+            FROM totals AS t JOIN years AS y USING (rule, event_type)
+            WHERE t.events_pinned > 0 GROUP BY ALL
+        )
+        SELECT rule, event_type, held_out_persons, events_with, events_pinned, events_without,
+               CASE WHEN events_pinned >= {{least}}
+                    THEN (events_without - events_with) / events_pinned END AS shift,
+               CASE WHEN events_pinned >= {{least}}
+                    THEN spread / events_pinned END AS variance_per_event
+        FROM totals LEFT JOIN spread USING (rule, event_type)""",
+        window_start=window_start, last_year=last_year, least=LEAST_PINNED))
+    create_table(con, "model error", "model_error_by_year", """
+        SELECT e.rule, e.year, e.event_type,
+               avg(CASE WHEN e.pinned THEN 0.0 ELSE 1.0 END) AS unpinned_share,
+               any_value(m.shift) AS shift, any_value(m.variance_per_event) AS variance,
+               any_value(m.variance_per_event) / any_value(m.events_pinned) AS shift_variance
+        FROM events_pinned AS e
+        JOIN model_error AS m ON m.rule = e.rule AND m.event_type = e.event_type
+        WHERE m.shift IS NOT NULL
+        GROUP BY ALL""")
 
 
 _AGE = """CASE WHEN {age} IS NULL OR {age} < 0 THEN NULL WHEN {age} >= 85 THEN '85+'
@@ -152,13 +241,37 @@ def build_flow_intervals(con: Any, samples: int, window_start: int, as_of: int,
                 SELECT {cells}, list_resize(list(weight), {{samples}}, 0.0) AS weights
                 FROM per_path GROUP BY ALL
             ),
-            cells AS (SELECT {cells} FROM drawn UNION SELECT {cells} FROM sure)
-            SELECT {restored},
-                   COALESCE(s.weight, 0) + COALESCE(list_avg(d.weights), 0) AS expected,
-                   COALESCE(s.weight, 0) + COALESCE(
-                       list_aggregate(d.weights, 'quantile_cont', {{low}}), 0) AS low,
-                   COALESCE(s.weight, 0) + COALESCE(
-                       list_aggregate(d.weights, 'quantile_cont', {{high}}), 0) AS high
-            FROM cells AS c LEFT JOIN drawn AS d USING ({cells})
-            LEFT JOIN sure AS s USING ({cells})""",
-            samples=samples, low=LOW, high=HIGH))
+            cells AS (SELECT {cells} FROM drawn UNION SELECT {cells} FROM sure),
+            paths AS (
+                SELECT {cells},
+                       COALESCE(s.weight, 0) + COALESCE(list_avg(d.weights), 0) AS expected,
+                       COALESCE(s.weight, 0) + COALESCE(
+                           list_aggregate(d.weights, 'quantile_cont', {{low}}), 0) AS low,
+                       COALESCE(s.weight, 0) + COALESCE(
+                           list_aggregate(d.weights, 'quantile_cont', {{high}}), 0) AS high
+                FROM cells AS c LEFT JOIN drawn AS d USING ({cells})
+                LEFT JOIN sure AS s USING ({cells})
+            ),
+            unpinned AS (   -- the cell's events no crossing dates, as the model reads them
+                SELECT p.*, p.expected * COALESCE(m.unpinned_share, 0) AS events,
+                       COALESCE(m.shift, 0) AS shift, COALESCE(m.variance, 0) AS variance,
+                       COALESCE(m.shift_variance, 0) AS shift_variance
+                FROM paths AS p LEFT JOIN model_error_by_year AS m
+                  USING (rule, year, event_type)
+            ),
+            widened AS (   -- moved by the model's shift, its error beside the paths' spread
+                SELECT * EXCLUDE (expected, low, high, events, shift, variance, shift_variance),
+                       expected - shift * events AS expected, low - shift * events AS low,
+                       high - shift * events AS high, expected AS paths_expected,
+                       {{z}} * sqrt(events * events * (shift * shift + shift_variance)
+                                    + events * variance) AS model_half
+                FROM unpinned
+            )
+            SELECT {restored}, expected, paths_expected,
+                   GREATEST(0, expected - sqrt((expected - low) * (expected - low)
+                                                + model_half * model_half)) AS low,
+                   expected + sqrt((high - expected) * (high - expected)
+                                   + model_half * model_half) AS high,
+                   low AS paths_low, high AS paths_high
+            FROM widened""",
+            samples=samples, low=LOW, high=HIGH, z=Z_HIGH))
