@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,9 @@ class PresenceSettings:
     probability and date interval and the flows their intervals. ``held_out_share``: of
     the persons with some crossing recorded, the share decoded a second time with their
     crossings held out; how far their events move then measures the model's error where no
-    crossing dates a move (``pipelines.uncertainty``)."""
+    crossing dates a move (``pipelines.uncertainty``). ``workers``: chunks fitted and
+    decoded at once, in threads (each holds its chunk in memory); the results do not
+    depend on it."""
 
     em_iterations: int = 10
     fit_persons: int = 20000
@@ -56,10 +59,11 @@ class PresenceSettings:
     samples: int = 20
     in_doubt: float = 0.02
     held_out_share: float = 0.25
+    workers: int = 2
 
     def __post_init__(self) -> None:
         for name in ("em_iterations", "fit_persons", "chunk_persons", "person_passes",
-                     "samples"):
+                     "samples", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {name}={getattr(self, name)!r}")
         if not 0 < self.present_above < 1:
@@ -80,20 +84,24 @@ def fit(con: Any, grid: pm.Grid, settings: PresenceSettings) -> pm.ModelParamete
               for index in pdata.chunks(ranges, settings.chunk_persons, keep)]
     params = pm.ModelParameters()
     started = time.perf_counter()
-    for iteration in range(settings.em_iterations):
+
+    def expect(persons: pm.Persons) -> tuple[pm.Statistics, tuple[np.ndarray, ...]]:
         stats = pm.Statistics()
-        totals = []
-        for persons in sample:
-            post = pm.forward_backward(persons, grid, params)
-            pm.accumulate(stats, persons, grid, post)
-            totals.append(pm.update_person_rates(persons, grid, post, params))
-        counts, exposure, recorded, moves = (np.concatenate(x) for x in zip(*totals,
-                                                                             strict=True))
-        params = pm.maximise(stats, params)
-        params = pm.fit_priors(counts, exposure, recorded, moves, params)
-        log.info("presence model: EM iteration %d, log-likelihood %.1f (%d persons, %.0f s)",
-                 iteration + 1, stats.log_likelihood, int(keep.sum()),
-                 time.perf_counter() - started)
+        post = pm.forward_backward(persons, grid, params)
+        pm.accumulate(stats, persons, grid, post)
+        return stats, pm.update_person_rates(persons, grid, post, params)
+
+    with ThreadPoolExecutor(settings.workers) as pool:
+        for iteration in range(settings.em_iterations):
+            parts = list(pool.map(expect, sample))
+            stats = pm.Statistics.total([part for part, _ in parts])
+            counts, exposure, recorded, moves = (
+                np.concatenate(x) for x in zip(*(t for _, t in parts), strict=True))
+            params = pm.maximise(stats, params)
+            params = pm.fit_priors(counts, exposure, recorded, moves, params)
+            log.info("presence model: EM iteration %d, log-likelihood %.1f (%d persons, "
+                     "%.0f s)", iteration + 1, stats.log_likelihood, int(keep.sum()),
+                     time.perf_counter() - started)
     return params
 
 
@@ -121,6 +129,52 @@ def _write_runs(con: Any, table: str, runs: list[dict[str, np.ndarray]],
     con.unregister("presence_weeks_arrow")
 
 
+@dataclass
+class _Decoded:
+    """What decoding one chunk of persons gives."""
+
+    runs: dict[str, dict[str, np.ndarray]]
+    sampled: dict[str, np.ndarray] | None
+    doubted: np.ndarray
+    held_out: dict[str, np.ndarray] | None
+    held: np.ndarray
+    persons: int
+
+
+def _decode_chunk(con: Any, grid: pm.Grid, params: pm.ModelParameters,
+                  settings: PresenceSettings, as_of_weeks: dict[str, int], chunk: int,
+                  index: np.ndarray) -> _Decoded:
+    """One chunk: own rates, the posterior, its stays (now and as of each earlier week),
+    paths drawn for the persons in doubt, and the held-out persons read without crossings.
+    Its random draws depend only on the seed and the chunk's number."""
+    persons = pdata.load_persons(con.cursor(), grid, index)
+    for _ in range(settings.person_passes):
+        post = pm.forward_backward(persons, grid, params)
+        pm.update_person_rates(persons, grid, post, params)
+    post = pm.forward_backward(persons, grid, params, keep=True)
+    probability = pm.presence_probability(post)
+    runs = {"": stays_from_weeks(persons, probability, settings.present_above)}
+    doubt = ((probability > settings.in_doubt) & (probability < 1 - settings.in_doubt)).any(0)
+    sampled = None
+    if doubt.any():
+        rng = np.random.default_rng([settings.seed, 2, chunk])
+        sampled = _sampled_stays(persons, post.kept, doubt, settings, rng)
+    for name, week in as_of_weeks.items():
+        then = probability[:week + 1].copy()
+        tail = pm.presence_as_of(post.kept, week, AS_OF_WINDOW)
+        then[week + 1 - tail.shape[0]:] = tail
+        runs[name] = stays_from_weeks(persons, then, settings.present_above,
+                                      np.minimum(persons.last_week, week))
+    del post
+    crossed = ((persons.crossing == pm.CROSS_IN) | (persons.crossing == pm.CROSS_OUT)).any(0)
+    hold_rng = np.random.default_rng([settings.seed, 3, chunk])
+    hold = crossed & (hold_rng.random(crossed.size) < settings.held_out_share)
+    held_out = (_without_crossings(persons, hold, grid, params, settings) if hold.any()
+                else None)
+    return _Decoded(runs, sampled, persons.index[doubt].astype(np.int64), held_out,
+                    persons.index[hold].astype(np.int64), int(index.size))
+
+
 def decode(con: Any, grid: pm.Grid, params: pm.ModelParameters, settings: PresenceSettings,
            as_of_weeks: dict[str, int] | None = None) -> dict[str, Any]:
     """Table ``presence_weeks`` for every person, and ``presence_weeks_<name>`` for each
@@ -128,64 +182,32 @@ def decode(con: Any, grid: pm.Grid, params: pm.ModelParameters, settings: Presen
     that week over the filtered probabilities, for the ``AS_OF_WINDOW`` weeks before it;
     earlier weeks as read with all the data); ``presence_weeks_held_out`` and
     ``presence_paths_held_out`` for the persons decoded again without their crossings.
-    Returns counts for the log."""
+    ``settings.workers`` chunks are decoded at once. Returns counts for the log."""
     as_of_weeks = as_of_weeks or {}
-    ranges = pdata.person_ranges(con)
-    runs: dict[str, list[dict[str, np.ndarray]]] = {"": [], **{n: [] for n in as_of_weeks}}
-    sampled: list[dict[str, np.ndarray]] = []
-    in_doubt: list[np.ndarray] = []
-    held_out: list[dict[str, np.ndarray]] = []
-    held_idx: list[np.ndarray] = []
-    rng = np.random.default_rng([settings.seed, 2])
-    hold_rng = np.random.default_rng([settings.seed, 3])
-    uncertain = 0
-    persons_seen = 0
-    held_count = 0
-    for index in pdata.chunks(ranges, settings.chunk_persons):
-        persons = pdata.load_persons(con, grid, index)
-        for _ in range(settings.person_passes):
-            post = pm.forward_backward(persons, grid, params)
-            pm.update_person_rates(persons, grid, post, params)
-        post = pm.forward_backward(persons, grid, params, keep=True)
-        probability = pm.presence_probability(post)
-        runs[""].append(stays_from_weeks(persons, probability, settings.present_above))
-        doubt = ((probability > settings.in_doubt)
-                 & (probability < 1 - settings.in_doubt)).any(0)
-        if doubt.any():
-            sampled.append(_sampled_stays(persons, post.kept, doubt, settings, rng))
-            in_doubt.append(persons.index[doubt].astype(np.int64))
-        for name, week in as_of_weeks.items():
-            then = probability[:week + 1].copy()
-            tail = pm.presence_as_of(post.kept, week, AS_OF_WINDOW)
-            then[week + 1 - tail.shape[0]:] = tail
-            runs[name].append(stays_from_weeks(persons, then, settings.present_above,
-                                               np.minimum(persons.last_week, week)))
-        uncertain += int(doubt.sum())
-        persons_seen += index.size
-        del post
-        crossed = ((persons.crossing == pm.CROSS_IN) | (persons.crossing == pm.CROSS_OUT)).any(0)
-        hold = crossed & (hold_rng.random(crossed.size) < settings.held_out_share)
-        held_count += int(hold.sum())
-        if hold.any():
-            held_idx.append(persons.index[hold].astype(np.int64))
-            held_out.append(_without_crossings(persons, hold, grid, params, settings))
-    for name, chunk_runs in runs.items():
-        _write_runs(con, "presence_weeks" + (f"_{name}" if name else ""), chunk_runs)
-    _write_runs(con, "presence_weeks_sampled", sampled, with_sample=True)
-    _write_runs(con, "presence_weeks_held_out", held_out)
-    held = np.concatenate(held_idx) if held_idx else np.zeros(0, np.int64)
-    con.register("presence_held_arrow", pa.table({"person_idx": held}))
-    con.execute("CREATE OR REPLACE TABLE presence_paths_held_out AS "
-                "SELECT person_idx, 0 AS sample FROM presence_held_arrow")
-    con.unregister("presence_held_arrow")
-    doubted = np.concatenate(in_doubt) if in_doubt else np.zeros(0, dtype=np.int64)
-    con.register("presence_doubt_arrow", pa.table({"person_idx": doubted}))
+    chunks = list(pdata.chunks(pdata.person_ranges(con), settings.chunk_persons))
+    with ThreadPoolExecutor(settings.workers) as pool:
+        done = list(pool.map(lambda c: _decode_chunk(con, grid, params, settings, as_of_weeks,
+                                                     c, chunks[c]), range(len(chunks))))
+    for name in ("", *as_of_weeks):
+        _write_runs(con, "presence_weeks" + (f"_{name}" if name else ""),
+                    [d.runs[name] for d in done])
+    _write_runs(con, "presence_weeks_sampled", [d.sampled for d in done if d.sampled],
+                with_sample=True)
+    _write_runs(con, "presence_weeks_held_out", [d.held_out for d in done if d.held_out])
+    for table, ids in (("presence_paths_held_out", [d.held for d in done]),
+                       ("presence_doubted", [d.doubted for d in done])):
+        con.register("presence_idx_arrow", pa.table(
+            {"person_idx": np.concatenate(ids) if ids else np.zeros(0, np.int64)}))
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS "
+                    "SELECT person_idx, 0 AS sample FROM presence_idx_arrow")
+        con.unregister("presence_idx_arrow")
     con.execute("CREATE OR REPLACE TABLE presence_paths_sampled AS SELECT d.person_idx, "
-                f"CAST(s.sample AS BIGINT) AS sample FROM presence_doubt_arrow AS d "
+                "CAST(s.sample AS BIGINT) AS sample FROM presence_doubted AS d "
                 f"CROSS JOIN range({settings.samples}) AS s(sample)")
-    con.unregister("presence_doubt_arrow")
-    return {"persons": persons_seen, "uncertain_persons": uncertain,
-            "held_out_persons": held_count}
+    con.execute("DROP TABLE presence_doubted")
+    return {"persons": sum(d.persons for d in done),
+            "uncertain_persons": int(sum(d.doubted.size for d in done)),
+            "held_out_persons": int(sum(d.held.size for d in done))}
 
 
 def _without_crossings(persons: pm.Persons, rows: np.ndarray, grid: pm.Grid,

@@ -272,8 +272,10 @@ def joint_emission_table(p: ModelParameters) -> np.ndarray:
 
 def emissions(persons: Persons, grid: Grid, p: ModelParameters) -> np.ndarray:
     """Emission likelihoods (K, S, N), each week scaled so its largest is 1."""
-    log_e = np.take(joint_emission_table(p).T, persons.joint, axis=1)  # (S, K, N)
-    log_e = np.ascontiguousarray(log_e.transpose(1, 0, 2))  # (K, S, N)
+    table = joint_emission_table(p)
+    log_e = np.empty((persons.joint.shape[0], S, persons.joint.shape[1]), dtype=np.float32)
+    for s in range(S):  # one gather per state, straight into the time-major layout
+        np.take(np.ascontiguousarray(table[:, s]), persons.joint, out=log_e[:, s, :])
     log_m = _log(p.activity_multiplier).astype(np.float32)[None, :, None]
     m = p.activity_multiplier.astype(np.float32)[None, :, None]
     rate = grid.activity_exposure[:, None] * persons.activity_rate[None, :]  # (K, N)
@@ -472,6 +474,14 @@ class Statistics:
     census: np.ndarray = field(default_factory=lambda: np.zeros((2, S)))
     stay_errors: np.ndarray = field(default_factory=lambda: np.zeros(2))
     log_likelihood: float = 0.0
+
+    @classmethod
+    def total(cls, parts: list[Statistics]) -> Statistics:
+        """The sum of chunks' statistics."""
+        out = cls()
+        for f in dataclasses.fields(cls):
+            setattr(out, f.name, sum((getattr(p, f.name) for p in parts), getattr(out, f.name)))
+        return out
 
 
 def accumulate(stats: Statistics, persons: Persons, grid: Grid, post: Posterior) -> None:
