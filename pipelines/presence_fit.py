@@ -213,14 +213,17 @@ def decode(con: Any, grid: pm.Grid, params: pm.ModelParameters, settings: Presen
 def _without_crossings(persons: pm.Persons, rows: np.ndarray, grid: pm.Grid,
                        params: pm.ModelParameters, settings: PresenceSettings
                        ) -> dict[str, np.ndarray]:
-    """The stays of the persons ``rows`` decoded as if their crossings had not been
-    observed (their own rates re-estimated without them)."""
+    """The stays of the persons ``rows`` decoded as if none of their crossings had been
+    recorded (their own rates re-estimated so)."""
     pick = np.flatnonzero(rows)
     part = pm.Persons(**{
         f.name: (getattr(persons, f.name)[:, pick] if getattr(persons, f.name).ndim == 2
                  else getattr(persons, f.name)[pick])
         for f in dataclasses.fields(persons)})
-    part.crossing = np.full_like(part.crossing, pm.CROSS_UNOBSERVED)
+    # observed as before, but nothing recorded: as a person none of whose moves the border
+    # recorded, whose own coverage is then estimated low
+    part.crossing = np.where(part.crossing == pm.CROSS_UNOBSERVED, pm.CROSS_UNOBSERVED,
+                             pm.CROSS_NONE).astype(part.crossing.dtype)
     part.activity_rate = part.activity_rate.copy()
     part.crossing_coverage = part.crossing_coverage.copy()
     for _ in range(settings.person_passes):

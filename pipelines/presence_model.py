@@ -636,7 +636,7 @@ def describe(p: ModelParameters) -> dict[str, Any]:
         "crossing_coverage_mean": round(p.crossing_shape[0] / sum(p.crossing_shape), 3),
         "crossing_coverage_concentration": round(sum(p.crossing_shape), 2),
         "census_coverage": per_state(p.census_enumerated, 3),
-        "deregistration_per_week": per_state(p.register_end),
+        "deregistration_per_step": per_state(p.register_end),
         "mean_weeks_to_deregister": {STATES[s]: weeks(float(p.register_end[s]))
                                      for s in (LEAVING, AWAY_D, AWAY_L)},
         "mean_weeks_to_register_after_arrival": weeks(float(p.register_start[NEW])),

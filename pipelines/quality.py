@@ -336,9 +336,20 @@ def presence_model(con: Any, model: Any) -> dict[str, Any]:
     }
 
 
+def model_error(con: Any) -> list[dict[str, Any]]:
+    """The presence model's own error, as the persons read again without their crossings
+    show it (``pipelines.uncertainty.build_model_error``)."""
+    return _rows(con, """SELECT rule, event_type,
+                                CASE person_group WHEN 0 THEN 'citizens'
+                                     WHEN 1 THEN 'foreigners' ELSE 'all' END AS persons, held_out_persons, events_with,
+                                events_pinned, events_without, round(shift, 3) AS shift,
+                                round(variance_per_event, 3) AS variance_per_event
+                         FROM model_error ORDER BY ALL""")
+
+
 def flow_intervals(con: Any) -> list[dict[str, Any]]:
-    """Per rule, year and event type: the expected count and its 90% interval over the
-    presence model's paths (``pipelines.uncertainty``)."""
+    """Per rule, year and event type: the expected count and its 90% interval, from the
+    presence model's paths and its own error (``pipelines.uncertainty``)."""
     return _rows(con, """SELECT rule, year, event_type, round(expected, 1) AS expected,
                                 round(low, 1) AS low, round(high, 1) AS high
                          FROM flow_intervals ORDER BY ALL""")

@@ -272,7 +272,8 @@ def render_report(q: dict[str, Any]) -> str:
         sections.append(_presence_model_section(model))
     intervals = q.get("flow_intervals")
     if intervals:
-        sections.append(_flow_interval_section(intervals, q.get("naive_register_flows") or []))
+        sections.append(_flow_interval_section(intervals, q.get("naive_register_flows") or [],
+                                               q.get("model_error") or []))
     cov = q.get("register_coverage")
     if cov:
         rows = [{"figure": k, "value": v} for k, v in cov.items() if k != "deregistration_lag"]
@@ -328,16 +329,16 @@ def _presence_model_section(model: dict[str, Any]) -> str:
               "value": model["persons_in_doubt"]},
              {"estimate": "persons with evidence on one day only (no events)",
               "value": model["persons_with_too_little_evidence"]}]
-    return ("<h2>Presence model</h2><p class='note'>Each person's presence week by week is a "
-            "hidden state (present, quiet, leaving, on a trip, just left, arriving, abroad "
-            "with or without a deregistration to come); every rate below was estimated "
-            "from this run's data by EM.</p>" + table(rows))
+    return ("<h2>Presence model</h2><p class='note'>Each person's presence, in steps of two "
+            "weeks, is a hidden state (present, quiet, leaving, on a trip, just left, "
+            "arriving, abroad with or without a deregistration to come); every rate below "
+            "was estimated from this run's data by EM.</p>" + table(rows))
 
 
-def _flow_interval_section(intervals: list[dict[str, Any]],
-                           register: list[dict[str, Any]]) -> str:
+def _flow_interval_section(intervals: list[dict[str, Any]], register: list[dict[str, Any]],
+                           error: list[dict[str, Any]]) -> str:
     """Flows per rule, year and type with their 90% intervals, beside the register-only
-    flows offices publish today."""
+    flows offices publish today; and the model's own error they hold."""
     register_count = {(r["year"], r["event_type"]): r["count"] for r in register}
     rows = [{"rule": r["rule"], "year": r["year"], "event type": r["event_type"],
              "expected": r["expected"], "90% interval": f"{r['low']:,.0f} – {r['high']:,.0f}",
@@ -345,6 +346,10 @@ def _flow_interval_section(intervals: list[dict[str, Any]],
             for r in intervals]
     return ("<h2>Flows with their uncertainty</h2><p class='note'>Expected events per year: "
             "the mean over paths drawn from the presence model, each event weighted by the "
-            "nowcast while it cannot be decided yet; the interval holds 90% of the paths. "
-            "Beside them, the registrations from abroad and deregistrations for emigration "
-            "of the population register.</p>" + table(rows))
+            "nowcast while it cannot be decided yet, moved by the model's own error on the "
+            "events no crossing dates; the 90% interval holds the paths' spread and that "
+            "error. Beside them, the registrations from abroad and deregistrations for "
+            "emigration of the population register.</p>" + table(rows)
+            + "<p class='note'>The model's own error: persons with some crossing recorded, "
+            "read again with their crossings held out. Shift: events gained (+) or lost (-) "
+            "per event a crossing had dated, over the complete years.</p>" + table(error))

@@ -14,15 +14,15 @@ rules of METHOD.md run on each path as they run on the decoded presence. Then:
 
 The paths hold only the uncertainty of the model's reading of each person, as if the model
 were true. How far the model itself is off is measured on the run's own data: a share of the
-persons with some crossing recorded are decoded a second time with their crossings held out
-(``presence_held_out``) and the rules run on both readings. Per rule and type, over the
-complete years, the change in their count of events per event that had a crossing dating it
-(``shift``), and the years' scatter about it (``variance_per_event``), are what an event
-that no crossing dates is expected to be off by. Each cell's expected count is moved by the
-shift of its events no crossing dates; its interval is widened by their variance, the
-shift's sampling variance, and the shift itself taken as a standard deviation: the shift is
-read off persons whose moves crossings do record, and on the persons no crossing ever
-records it is known only in size, not exactly (``model_error``, ``model_error_by_year``).
+persons with some crossing recorded are decoded a second time as if the border had recorded
+none of their moves (``presence_held_out``), and the rules run on both readings. Per rule,
+type and person group (citizens, foreigners), over the complete years: the change in their
+count of events per event a crossing had dated (``shift``: found = true * (1 + shift)) and
+the years' scatter about it (``variance_per_event``). In every cell, each event found that
+no crossing dates then stands for 1 / (1 + shift) events; the interval is widened by the
+scatter, the shift's sampling variance, and the gain itself taken as a standard deviation
+(the shift is read off persons whose moves crossings record; on the others it is known in
+size, not exactly) (``model_error``, ``model_error_by_year``).
 
 Paths are keyed ``person_idx * samples + sample`` for the rules, so that the rules' SQL runs
 on them unchanged.
@@ -39,7 +39,8 @@ _NULLABLE = ("citizenship", "sex", "age_group", "country")
 MATCH_DAYS = 62  # an event on a path within this many days of the decoded one is the same
 LOW, HIGH = 0.05, 0.95  # the 90% interval
 PIN_DAYS = 14  # a recorded crossing this close to an event, in its direction, pins its date
-LEAST_PINNED = 20  # pinned events of the held-out persons needed to measure the model's error
+LEAST_KEPT = 0.2  # a shift is read as keeping at least this share of the events
+LEAST_PINNED = 100  # pinned events of the held-out persons needed to measure the model's error
 Z_HIGH = 1.6449  # the normal's 95% point: a model error's standard deviation to its interval
 
 
@@ -92,11 +93,17 @@ def build_sampled_events(con: Any, rules: tuple[Rule, ...], params: RuleParamete
 
 def build_model_error(con: Any, rules: tuple[Rule, ...], params: RuleParameters,
                       window_start: int, as_of: int) -> None:
-    """``model_error`` (rule, event_type: the held-out persons' events in the window with
-    and without their crossings, the share of the former ``pinned`` by a crossing,
-    ``shift`` and ``relative_error``, both per event that lost its crossing) and
-    ``model_error_by_year`` (rule, year, event_type: ``unpinned_share`` of all the cell's
-    events, ``relative_shift`` and ``relative_sd`` of the cell's expected count)."""
+    """``model_error`` per rule, type and person group (citizens, foreigners): the held-out
+    persons' events over the complete years with their crossings (``events_with``, of which
+    ``events_pinned`` had a crossing in their direction within ``PIN_DAYS``) and without
+    (``events_without``); ``shift``, the events gained per pinned event, and
+    ``variance_per_event``, the years' scatter about it per pinned event (both null below
+    ``LEAST_PINNED`` pinned events); group -1 is all persons, whose shift stands in for a
+    group's where that is null. And ``model_error_by_year`` per rule, year and type,
+    summed over the groups measured: ``unpinned_share`` of the cell's events,
+    ``shift_rate`` (the cell's expected count moves by minus this share of itself),
+    ``variance_rate`` and ``squared_rate`` (its error's variance is ``expected *
+    variance_rate + expected ** 2 * squared_rate``)."""
     create_table(con, "model error", "observed_held_out", """
         SELECT o.* FROM observed AS o JOIN presence_person AS p USING (person_id)
         WHERE p.person_idx IN (SELECT person_idx FROM presence_paths_held_out)""")
@@ -105,7 +112,7 @@ def build_model_error(con: Any, rules: tuple[Rule, ...], params: RuleParameters,
     year = "year(DATE '1970-01-01' + CAST(e.event_day AS INTEGER))"
     create_table(con, "model error", "events_pinned", render(f"""
         SELECT e.person_id, e.rule, e.event_type, e.event_day, {year} AS year,
-               p.person_idx IN (SELECT person_idx FROM presence_paths_held_out) AS held_out,
+               p.person_group, p.person_idx IN (SELECT person_idx FROM presence_paths_held_out) AS held_out,
                EXISTS (SELECT 1 FROM presence_crossing AS c
                        WHERE c.person_idx = p.person_idx AND abs(c.day - e.event_day) <= {{pin}}
                          AND c.direction = CASE e.event_type WHEN 'immigration' THEN 'in'
@@ -117,49 +124,84 @@ def build_model_error(con: Any, rules: tuple[Rule, ...], params: RuleParameters,
     last_year = final.year - (final.month < 12 or final.day < 31)
     create_table(con, "model error", "model_error", render(f"""
         WITH counted AS (   -- the complete years: later, events are not yet final
-            SELECT rule, event_type, year, count(*) AS n_with,
+            SELECT rule, event_type, person_group, year, count(*) AS n_with,
                    count(*) FILTER (WHERE pinned) AS n_pinned, 0 AS n_without
             FROM events_pinned WHERE held_out AND year <= {{last_year}} GROUP BY ALL
             UNION ALL
-            SELECT rule, event_type, {year}, 0, 0, count(*) FROM events_held_out AS e
-            WHERE event_day >= {{window_start}} AND {year} <= {{last_year}} GROUP BY ALL
+            SELECT e.rule, e.event_type, p.person_group, {year}, 0, 0, count(*)
+            FROM events_held_out AS e JOIN presence_person AS p USING (person_id)
+            WHERE e.event_day >= {{window_start}} AND {year} <= {{last_year}} GROUP BY ALL
         ),
-        years AS (SELECT rule, event_type, year, sum(n_with) AS n_with,
-                         sum(n_pinned) AS n_pinned, sum(n_without) AS n_without
-                  FROM counted GROUP BY ALL),
-        kinds AS (SELECT r.rule, t.event_type FROM (SELECT DISTINCT rule FROM events_days) AS r
-                  CROSS JOIN (VALUES ('immigration'), ('emigration')) AS t(event_type)),
+        years AS (   -- per group, and for all persons together (group -1)
+            SELECT rule, event_type, COALESCE(person_group, -1) AS person_group, year,
+                   sum(n_with) AS n_with, sum(n_pinned) AS n_pinned,
+                   sum(n_without) AS n_without
+            FROM counted
+            GROUP BY GROUPING SETS ((rule, event_type, person_group, year),
+                                    (rule, event_type, year))),
+        kinds AS (SELECT r.rule, t.event_type, g.person_group
+                  FROM (SELECT DISTINCT rule FROM events_days) AS r
+                  CROSS JOIN (VALUES ('immigration'), ('emigration')) AS t(event_type)
+                  CROSS JOIN (SELECT DISTINCT person_group FROM presence_person
+                              UNION ALL SELECT -1) AS g),
         totals AS (
-            SELECT k.rule, k.event_type,
-                   (SELECT count(*) FROM presence_paths_held_out) AS held_out_persons,
+            SELECT k.rule, k.event_type, k.person_group,
+                   (SELECT count(*) FROM presence_paths_held_out AS h
+                    JOIN presence_person AS p USING (person_idx)
+                    WHERE k.person_group IN (p.person_group, -1)) AS held_out_persons,
                    CAST(COALESCE(sum(y.n_with), 0) AS BIGINT) AS events_with,
                    CAST(COALESCE(sum(y.n_pinned), 0) AS BIGINT) AS events_pinned,
                    CAST(COALESCE(sum(y.n_without), 0) AS BIGINT) AS events_without,
                    count(y.year) AS years
-            FROM kinds AS k LEFT JOIN years AS y USING (rule, event_type) GROUP BY ALL
+            FROM kinds AS k LEFT JOIN years AS y USING (rule, event_type, person_group)
+            GROUP BY ALL
         ),
         spread AS (   -- the years' scatter about the shift: each event's own variance
-            SELECT t.rule, t.event_type,
+            SELECT t.rule, t.event_type, t.person_group,
                    sum(power(y.n_without - y.n_with - y.n_pinned * (t.events_without
                        - t.events_with) / t.events_pinned, 2)) * any_value(t.years)
                        / greatest(any_value(t.years) - 1, 1) AS spread
-            FROM totals AS t JOIN years AS y USING (rule, event_type)
+            FROM totals AS t JOIN years AS y USING (rule, event_type, person_group)
             WHERE t.events_pinned > 0 GROUP BY ALL
         )
-        SELECT rule, event_type, held_out_persons, events_with, events_pinned, events_without,
+        SELECT rule, event_type, person_group, held_out_persons, events_with, events_pinned,
+               events_without,
                CASE WHEN events_pinned >= {{least}}
                     THEN (events_without - events_with) / events_pinned END AS shift,
                CASE WHEN events_pinned >= {{least}}
                     THEN spread / events_pinned END AS variance_per_event
-        FROM totals LEFT JOIN spread USING (rule, event_type)""",
+        FROM totals LEFT JOIN spread USING (rule, event_type, person_group)""",
         window_start=window_start, last_year=last_year, least=LEAST_PINNED))
-    create_table(con, "model error", "model_error_by_year", """
-        SELECT e.rule, e.year, e.event_type,
-               avg(CASE WHEN e.pinned THEN 0.0 ELSE 1.0 END) AS unpinned_share,
-               any_value(m.shift) AS shift, any_value(m.variance_per_event) AS variance,
-               any_value(m.variance_per_event) / any_value(m.events_pinned) AS shift_variance
-        FROM events_pinned AS e
-        JOIN model_error AS m ON m.rule = e.rule AND m.event_type = e.event_type
+    create_table(con, "model error", "model_error_by_year", f"""
+        WITH shares AS (   -- per group: the share of the cell's events no crossing dates
+            SELECT e.rule, e.year, e.event_type, e.person_group,
+                   count(*) FILTER (WHERE NOT e.pinned) / any_value(c.n) AS unpinned_share
+            FROM events_pinned AS e
+            JOIN (SELECT rule, year, event_type, count(*) AS n FROM events_pinned
+                  GROUP BY ALL) AS c USING (rule, year, event_type)
+            GROUP BY ALL
+        )
+        SELECT s.rule, s.year, s.event_type, sum(s.unpinned_share) AS unpinned_share,
+               -sum(s.unpinned_share * g.gain) AS shift_rate,
+               sum(s.unpinned_share * m.variance_per_event * g.scale * g.scale)
+                   AS variance_rate,
+               sum(s.unpinned_share * s.unpinned_share
+                   * (g.gain * g.gain + m.variance_per_event / m.events_pinned
+                      * power(g.scale, 4))) AS squared_rate
+        FROM shares AS s
+        JOIN (   -- a group's own shift where enough of its events were dated, else all's
+            SELECT g.rule, g.event_type, g.person_group,
+                   COALESCE(g.shift, a.shift) AS shift,
+                   CASE WHEN g.shift IS NULL THEN a.variance_per_event
+                        ELSE g.variance_per_event END AS variance_per_event,
+                   CASE WHEN g.shift IS NULL THEN a.events_pinned
+                        ELSE g.events_pinned END AS events_pinned
+            FROM model_error AS g JOIN model_error AS a
+              ON a.rule = g.rule AND a.event_type = g.event_type AND a.person_group = -1
+            WHERE g.person_group >= 0) AS m USING (rule, event_type, person_group),
+        LATERAL (   -- found = true * (1 + shift): each event found stands for 1 / (1 + shift)
+            SELECT 1 / GREATEST(1 + m.shift, {LEAST_KEPT}) AS scale,
+                   1 / GREATEST(1 + m.shift, {LEAST_KEPT}) - 1 AS gain) AS g
         WHERE m.shift IS NOT NULL
         GROUP BY ALL""")
 
@@ -252,20 +294,16 @@ def build_flow_intervals(con: Any, samples: int, window_start: int, as_of: int,
                 FROM cells AS c LEFT JOIN drawn AS d USING ({cells})
                 LEFT JOIN sure AS s USING ({cells})
             ),
-            unpinned AS (   -- the cell's events no crossing dates, as the model reads them
-                SELECT p.*, p.expected * COALESCE(m.unpinned_share, 0) AS events,
-                       COALESCE(m.shift, 0) AS shift, COALESCE(m.variance, 0) AS variance,
-                       COALESCE(m.shift_variance, 0) AS shift_variance
+            widened AS (   -- moved by the model's shift, its error beside the paths' spread
+                SELECT p.* EXCLUDE (expected, low, high),
+                       p.expected * (1 - COALESCE(m.shift_rate, 0)) AS expected,
+                       p.low - p.expected * COALESCE(m.shift_rate, 0) AS low,
+                       p.high - p.expected * COALESCE(m.shift_rate, 0) AS high,
+                       p.expected AS paths_expected,
+                       {{z}} * sqrt(p.expected * p.expected * COALESCE(m.squared_rate, 0)
+                                    + p.expected * COALESCE(m.variance_rate, 0)) AS model_half
                 FROM paths AS p LEFT JOIN model_error_by_year AS m
                   USING (rule, year, event_type)
-            ),
-            widened AS (   -- moved by the model's shift, its error beside the paths' spread
-                SELECT * EXCLUDE (expected, low, high, events, shift, variance, shift_variance),
-                       expected - shift * events AS expected, low - shift * events AS low,
-                       high - shift * events AS high, expected AS paths_expected,
-                       {{z}} * sqrt(events * events * (shift * shift + shift_variance)
-                                    + events * variance) AS model_half
-                FROM unpinned
             )
             SELECT {restored}, expected, paths_expected,
                    GREATEST(0, expected - sqrt((expected - low) * (expected - low)

@@ -1,0 +1,122 @@
+"""Write bench/RESULTS.md from bench/results/*.json: every measured figure in one place.
+
+    .venv/bin/python bench/results_md.py
+
+Sections: the generalisation benchmark (each ``generalisation_*.json``), the presence and
+events stages at 100,000 persons, the pipeline runs, and a list of the other result files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+RULES = ("continuous_12", "12_of_16")
+
+
+def _f(value: object, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _world_name(row: dict) -> str:
+    return f"{row['world']} {row['seed']}"
+
+
+def generalisation(name: str, result: dict) -> list[str]:
+    lines = [f"## Generalisation: `{name}`", "",
+             f"{result['persons']:,} persons a world; config: {result.get('config') or 'default'}. "
+             "Events F1 (confirmed, same person and type, within 62 days); flow error: mean "
+             "absolute relative error of the annual flows over the complete years, of the "
+             "decoded events' count and of the model's expected count; register-only: the "
+             "registrations from abroad and deregistrations offices publish; intervals: cells "
+             "(rule, year, type) whose 90% interval held the truth.", "",
+             "| world | F1 c12 | F1 12/16 | flow err c12 | expected err c12 | register-only c12 "
+             "| over-coverage pp | exact persons | intervals held |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in result["worlds"]:
+        if "failed" in row:
+            lines.append(f"| {_world_name(row)} | failed at {row['failed']} | | | | | | | |")
+            continue
+        cells = row.get("flow_interval_cells")
+        held = f"{cells[0]}/{cells[1]}" if cells and cells[1] else "–"
+        lines.append(
+            f"| {_world_name(row)} | {_f(row['events_f1_continuous_12'])} "
+            f"| {_f(row['events_f1_12_of_16'])} | {_f(row['flow_error_continuous_12'])} "
+            f"| {_f(row.get('expected_flow_error_continuous_12'))} "
+            f"| {_f(row.get('register_only_error_continuous_12'))} "
+            f"| {_f(row.get('over_coverage_error_pp'), 2)} | {_f(row['exact_person_rate'])} "
+            f"| {held} |")
+    for part in ("chosen_on", "held_out", "all_random"):
+        summary = result.get(part) or {}
+        if not summary:
+            continue
+        lines += ["", f"**{part.replace('_', ' ')}** (random worlds): worst / median / worst "
+                      "decile", "", "| figure | worst | median | worst decile |",
+                  "|---|---|---|---|"]
+        for figure, values in summary.items():
+            if isinstance(values, dict):
+                lines.append(f"| {figure} | {_f(values['worst'])} | {_f(values['median'])} "
+                             f"| {_f(values['worst_decile'])} |")
+        for figure, value in summary.items():
+            if not isinstance(value, dict):
+                lines.append(f"| {figure} | {_f(value)} | | |")
+    return [*lines, ""]
+
+
+def timing(name: str, result: dict) -> list[str]:
+    lines = [f"## Stages: `{name}`", "", result.get("what", ""), "",
+             "Commands: " + "; ".join(f"`{c}`" for c in result.get("commands", [])), "",
+             "| stage | seconds | before |", "|---|---|---|"]
+    before = (result.get("before") or {}).get("stage_seconds", {})
+    for stage, seconds in result["stage_seconds"].items():
+        lines.append(f"| {stage} | {_f(seconds, 1)} | {_f(before.get(stage), 1)} |")
+    lines += ["", f"Run {result.get('run_wall_seconds')} s wall, peak RSS "
+                  f"{result.get('peak_rss_mb')} MB. Events F1 "
+                  + ", ".join(f"{r} {_f(v)}" for r, v in result.get("events_f1", {}).items())
+                  + "; flow error " + ", ".join(f"{r} {_f(v)}" for r, v in
+                                                result.get("flow_error", {}).items())
+                  + "; expected-count error " + ", ".join(
+                      f"{r} {_f(v)}" for r, v in result.get("expected_flow_error", {}).items())
+                  + f"; intervals held {_f(result.get('flow_interval_coverage'))}.", ""]
+    return lines
+
+
+def pipeline(name: str, result: dict) -> list[str]:
+    scores = result.get("scores", {})
+    events = scores.get("events", {})
+    stages = ", ".join(f"{s['stage']} {s['seconds']} s" for s in result.get("stages", []))
+    flows = scores.get("annual_flow_mean_abs_relative_error", {})
+    return [f"## Pipeline: `{name}`", "",
+            f"{result.get('persons'):,} persons, seed {result.get('seed')}: run "
+            f"{result.get('run', {}).get('seconds')} s ({stages}). Events F1 "
+            + ", ".join(f"{r} {_f(v.get('f1'))}" for r, v in events.items())
+            + "; flow error " + ", ".join(f"{r} {_f(v)}" for r, v in flows.items()) + ".", ""]
+
+
+def main() -> None:
+    lines = ["# Measured figures", "",
+             "Generated by `bench/results_md.py` from `bench/results/*.json`; do not edit.", ""]
+    files = sorted(RESULTS.glob("*.json"))
+    others = []
+    for path in files:
+        result = json.loads(path.read_text())
+        if path.name.startswith("generalisation_") and "worlds" in result:
+            lines += generalisation(path.name, result)
+        elif path.name.startswith("presence_timing_"):
+            lines += timing(path.name, result)
+        elif path.name.startswith("pipeline_") and "stages" in result:
+            lines += pipeline(path.name, result)
+        else:
+            others.append(path.name)
+    if others:
+        lines += ["## Other results", "", *(f"- `{name}`" for name in others), ""]
+    (Path(__file__).parent / "RESULTS.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
