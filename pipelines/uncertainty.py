@@ -213,8 +213,10 @@ _AGE = """CASE WHEN {age} IS NULL OR {age} < 0 THEN NULL WHEN {age} >= 85 THEN '
 
 def build_flow_intervals(con: Any, samples: int, window_start: int, as_of: int,
                          band_days: int) -> None:
-    """``flow_cells_expected`` (per flows cell: expected count, 5% and 95% points over the
-    paths) and ``flow_intervals`` (the same for each rule, year and event type)."""
+    """``flow_cells_expected`` (per flows cell) and ``flow_intervals`` (per rule, year and
+    event type): ``expected`` with its 90% interval ``low``/``high``, moved and widened by
+    the model's own error (``model_error_by_year``); ``paths_expected``, ``paths_low`` and
+    ``paths_high`` are the paths' alone (the mean, 5% and 95% points)."""
     year = "year(DATE '1970-01-01' + CAST(e.event_day AS INTEGER))"
     age = _AGE.format(age=f"({year} - p.birth_year)")
     create_table(con, "flow intervals", "event_weight_by_age", render("""
