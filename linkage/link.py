@@ -32,9 +32,9 @@ from linkage.cluster import ClusterResult, join_events, join_sizes, one_to_one_c
 from linkage.dependence import condition_on_names, non_null_levels
 from linkage.names import has_cyrillic, name_skeleton, standard_name, surname_stem
 from linkage.priors import fit_prior, logit2, source_pair_priors
-from pipelines.sql import create_table, run_stage
 from schemas.contract import SOURCES
 from schemas.errors import ConfigError
+from schemas.sql import create_table, run_stage
 
 log = logging.getLogger("miglink")
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.model import UNDATED  # a side of the pair without birth year
-from pipelines.sql import create_table, run_stage
+from schemas.sql import create_table, run_stage
 
 log = logging.getLogger("miglink")
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import duckdb
 
-from pipelines.sql import from_day_number
 from schemas.errors import ConfigError
+from schemas.sql import from_day_number
 
 SUPPORT_DAYS = 31   # evidence this close to an event date is listed as supporting it
 

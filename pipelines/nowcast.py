@@ -26,7 +26,7 @@ from typing import Any
 from pipelines import presence as presence_stage
 from pipelines.config import RunConfig
 from pipelines.rules import create_events
-from pipelines.sql import create_table, from_day_number, render
+from schemas.sql import create_table, from_day_number, render
 
 COHORTS = 4           # earlier as-of dates whose provisional events teach the probabilities
 COHORT_SPACING = 61   # days between them

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.sql import create_table, render
+from schemas.sql import create_table, render
 
 TEMPORARY_MIN_DAYS = 90
 CIRCULAR_EVENTS = 3

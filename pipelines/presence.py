@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.sql import create_table, render, run_stage
+from schemas.sql import create_table, render, run_stage
 
 MIN_EVIDENCE_DAYS = 2  # persons seen on one day only (often an unlinked record) make no events
 

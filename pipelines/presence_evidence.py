@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipelines.presence_model import STEP_DAYS
-from pipelines.sql import create_table, render
+from schemas.sql import create_table, render
 
 # kinds of point evidence, in the order of the model's count arrays
 ACTIVITY, SURVEY, CROSSING_IN, CROSSING_OUT, CENSUS, PERMIT_RENEWAL = range(6)

@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 from pipelines import presence_data as pdata
 from pipelines import presence_evidence as ev
 from pipelines import presence_model as pm
-from pipelines.sql import create_table, render
+from schemas.sql import create_table, render
 
 log = logging.getLogger("miglink")
 

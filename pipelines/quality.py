@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.sql import from_day_number
+from schemas.sql import from_day_number
 
 # the kind of a join in ``person_joins`` (alias j): a profile taken into a group, or two
 # groups of profiles (each already two or more) made one

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pipelines.sql import create_table, identifier, render, run_stage
+from schemas.sql import create_table, identifier, render, run_stage
 
 Rule = Literal["continuous_12", "12_of_16"]
 RULES: tuple[Rule, ...] = ("continuous_12", "12_of_16")

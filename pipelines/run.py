@@ -24,8 +24,8 @@ from pipelines import nowcast, patterns, presence_fit, quality, tables, uncertai
 from pipelines import presence as presence_stage
 from pipelines.config import RunConfig
 from pipelines.report import render_report
-from pipelines.sql import day_number
 from schemas.errors import ConfigError, MiglinkError, exit_code
+from schemas.sql import day_number
 from schemas.validation import discover_sources, load_and_validate
 
 log = logging.getLogger("miglink")

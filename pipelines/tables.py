@@ -14,7 +14,7 @@ from typing import Any
 
 from pipelines.disclosure import protect
 from pipelines.rules import Rule, RuleParameters, create_events, residence_spells_sql
-from pipelines.sql import create_table, render
+from schemas.sql import create_table, render
 
 AGE_GROUP = """CASE WHEN {age} IS NULL OR {age} < 0 THEN NULL
      WHEN {age} >= 85 THEN '85+'

@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipelines.rules import Rule, RuleParameters, create_events
-from pipelines.sql import create_table, from_day_number, render
+from schemas.sql import create_table, from_day_number, render
 
 _NULLABLE = ("citizenship", "sex", "age_group", "country")
 MATCH_DAYS = 62  # an event on a path within this many days of the decoded one is the same

@@ -10,7 +10,7 @@ import pytest
 
 from pipelines import uncertainty
 from pipelines.rules import RuleParameters
-from pipelines.sql import day_number
+from schemas.sql import day_number
 
 WINDOW_START = day_number(dt.date(2016, 1, 1))
 AS_OF = day_number(dt.date(2021, 6, 1))  # events final up to 2020-01-31: 2016-2019 complete
