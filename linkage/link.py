@@ -15,8 +15,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +32,19 @@ from splink.internals.exceptions import EMTrainingException
 from linkage import model
 from linkage.cluster import ClusterResult, join_events, join_sizes, one_to_one_clusters
 from linkage.dependence import condition_on_names, non_null_levels
-from linkage.names import has_cyrillic, name_skeleton, standard_name, surname_stem
+from linkage.names import (
+    has_cyrillic,
+    initial_class,
+    name_skeleton,
+    standard_name,
+    surname_stem,
+)
 from linkage.priors import fit_prior, logit2, source_pair_priors
 from schemas.contract import SOURCES
 from schemas.errors import ConfigError
+from schemas.progress import Progress
 from schemas.sql import create_table, run_stage
+from schemas.steps import Steps
 
 log = logging.getLogger("miglink")
 
@@ -56,6 +66,8 @@ class LinkageSettings:
     # blocking keys shared by more profiles than this are not blocked on (a default birth
     # date, the commonest name): such a block would add max_block^2 / 2 pairs at most
     max_block: int = 250
+    # blocked pairs are scored in chunks of about this many (memory, progress, resume)
+    pairs_per_chunk: float = 2e7
     # a model file (from a previous run's model.json, or ``miglink review import
     # --write-model``): used as it is instead of training on this run's data
     model_file: str | None = None
@@ -106,12 +118,14 @@ def standardise_names(con: Any) -> None:
         "std": [standard_name(n) for n in names],
         "skel": [name_skeleton(n) for n in names],
         "stem": [surname_stem(n) for n in names],
+        "initial": [initial_class(name_skeleton(n)) for n in names],
         "cyrillic": [has_cyrillic(n) for n in names],
     })
     con.register("name_forms_df", forms)
     create_table(con, "standardise names", "name_forms",   # typed even when empty
                  "SELECT CAST(name AS VARCHAR) AS name, CAST(std AS VARCHAR) AS std, "
                  "CAST(skel AS VARCHAR) AS skel, CAST(stem AS VARCHAR) AS stem, "
+                 "CAST(initial AS VARCHAR) AS initial, "
                  "CAST(cyrillic AS BOOLEAN) AS cyrillic FROM name_forms_df")
     con.unregister("name_forms_df")
 
@@ -139,6 +153,7 @@ def build_profiles(con: Any, duplicate_free: tuple[str, ...] = ()) -> int:
     create_table(con, "standard identities", "identity_std", """
         SELECT r.*, f.std AS first_std, f.skel AS first_skel,
                l.std AS last_std, l.skel AS last_skel, l.stem AS last_stem,
+               f.initial AS first_initial_class, l.initial AS last_initial_class,
                coalesce(f.cyrillic, l.cyrillic, FALSE) AS cyrillic_script,
                r.first_name_bf AS first_bf, r.last_name_bf AS last_bf,
                CAST(from_base64(r.first_name_bf) AS BIT) AS first_bf_bits,
@@ -182,6 +197,14 @@ def build_profiles(con: Any, duplicate_free: tuple[str, ...] = ()) -> int:
                bit_count(any_value(i.first_bf_bits)) AS first_bf_ones,
                bit_count(any_value(i.last_bf_bits)) AS last_bf_ones,
                any_value(i.birth_date) AS birth_date, any_value(i.birth_year_any) AS birth_year_any,
+               -- day and month in either order (one source writes 05/02, another 02/05)
+               any_value(CASE WHEN i.birth_date IS NOT NULL THEN
+                   year(i.birth_date) * 10000
+                   + least(month(i.birth_date), day(i.birth_date)) * 100
+                   + greatest(month(i.birth_date), day(i.birth_date)) END)
+                   AS birth_date_any_order,
+               any_value(i.first_initial_class) AS first_initial_class,
+               any_value(i.last_initial_class) AS last_initial_class,
                any_value(i.sex) AS sex, any_value(i.citizenship) AS citizenship,
                any_value(i.country_of_birth) AS country_of_birth,
                any_value(l.locality) AS locality,
@@ -268,10 +291,13 @@ def deduct_matches_from_u(model_json: dict[str, Any], floor: float) -> dict[str,
     return model_json
 
 
-def train_and_score(con: Any, settings: LinkageSettings) -> tuple[str, dict[str, Any]]:
+def train_and_score(con: Any, settings: LinkageSettings, steps: Steps | None = None
+                    ) -> tuple[str, dict[str, Any]]:
     """Fit the model on the profiles without labels and score blocked pairs."""
+    steps = steps or Steps(con, enabled=False)
     available = {r[0] for r in con.sql(
-        "SELECT column_name FROM (DESCRIBE profiles)").fetchall()}
+        "SELECT column_name FROM (DESCRIBE profiles)").fetchall()
+        if not r[0].startswith("block_")}
     non_null = {c for c in available if c != "unique_id" and con.sql(
         f'SELECT count("{c}") FROM profiles').fetchall()[0][0] > 0}
     n_profiles = int(con.sql("SELECT count(*) FROM profiles").fetchall()[0][0])
@@ -281,34 +307,97 @@ def train_and_score(con: Any, settings: LinkageSettings) -> tuple[str, dict[str,
             f"the linked sources share too few identifying columns to block on "
             f"({', '.join(sorted(non_null))}); {n_profiles:,} identity profiles cannot all "
             "be compared pairwise")
-    block_keys(con, blocking, settings.max_block)
+    if not steps.finished("linkage model"):
+        block_keys(con, blocking, settings.max_block)
     db_api = DuckDBAPI(connection=con)
     frame = db_api.register("profiles", dataset_display_name="profiles")
-    linker = Linker(frame, model.settings(non_null, blocking), log_level=logging.ERROR)
-    if settings.model_file:
-        try:
-            trained = json.loads(Path(settings.model_file).read_text())
-        except (OSError, ValueError) as error:
-            raise ConfigError(f"cannot read the model file {settings.model_file}: "
-                              f"{error}") from None
-        log.info("linkage: model read from %s (not trained)", Path(settings.model_file).name)
-    else:
-        trained = _train(con, linker, settings, non_null, n_profiles)
-    trained["retain_intermediate_calculation_columns"] = True  # mw_* for clerical review
+
+    def fit() -> dict[str, Any]:
+        if settings.model_file:
+            try:
+                trained = json.loads(Path(settings.model_file).read_text())
+            except (OSError, ValueError) as error:
+                raise ConfigError(f"cannot read the model file {settings.model_file}: "
+                                  f"{error}") from None
+            log.info("linkage: model read from %s (not trained)",
+                     Path(settings.model_file).name)
+        else:
+            linker = Linker(frame, model.settings(non_null, blocking), log_level=logging.ERROR)
+            trained = _train(con, linker, settings, non_null, n_profiles)
+        trained["retain_intermediate_calculation_columns"] = True  # mw_* for clerical review
+        return trained
+
+    trained = steps.run("linkage model", fit)
     linker = Linker(frame, trained, log_level=logging.ERROR)
     register_identity_frequencies(con, db_api, linker, trained)
-    predictions = linker.inference.predict()
-    # every blocked pair is kept with its probability (error estimates sum over all of them)
-    run_stage(con, "score pairs", f"""
-        CREATE OR REPLACE TABLE scored_pairs AS
-        SELECT unique_id_l, unique_id_r, match_weight, match_probability,
-               CAST(match_key AS INTEGER) AS blocking_rule, COLUMNS('^mw_')
-        FROM {predictions.physical_name}""")
+    steps.run("score pairs", lambda: score_pairs(con, linker, blocking, settings, steps))
     for table in [r[0] for r in con.sql("SHOW TABLES").fetchall()]:
         if table.startswith("__splink__"):  # Splink's intermediate tables
             run_stage(con, "score pairs", f'DROP TABLE IF EXISTS "{table}"')
     source_pair_priors(con, trained["probability_two_random_records_match"])
     return "scored_pairs", linker.misc.save_model_to_json(out_path=None, overwrite=True)
+
+
+def blocked_pairs_bound(con: Any, rules: list[tuple[str, ...]]) -> int:
+    """At most this many pairs are blocked: each rule's pairs, counted as if no other rule
+    had found them."""
+    if not rules:
+        n = int(con.sql("SELECT count(*) FROM profiles").fetchall()[0][0])
+        return n * (n - 1) // 2
+    parts = []
+    for i, columns in enumerate(rules):
+        lacking = model.side_lacking(columns)
+        pairs = "count(*) * (count(*) - 1) / 2" if lacking is None else \
+            f'count(*) FILTER (WHERE "{lacking}" IS NULL) * count(*)'
+        parts.append(f"SELECT {pairs} AS pairs FROM profiles WHERE block_{i} IS NOT NULL "
+                     f"GROUP BY block_{i}")
+    return int(con.sql(f"SELECT coalesce(sum(pairs), 0) FROM "
+                       f"({' UNION ALL '.join(parts)})").fetchall()[0][0])
+
+
+def score_pairs(con: Any, linker: Linker, blocking: list[tuple[str, ...]],
+                settings: LinkageSettings, steps: Steps) -> int:
+    """Table ``scored_pairs``: every blocked pair with its probability (the error estimates
+    sum over all of them), scored in chunks of about ``pairs_per_chunk`` pairs.
+
+    The profiles are split into k parts and each of the k x k chunks is scored and appended
+    with a note of it in ``scored_chunks``, in one transaction: a stopped run resumes at the
+    first chunk not noted."""
+    bound = blocked_pairs_bound(con, blocking)
+    parts = max(1, math.ceil(math.sqrt(bound / settings.pairs_per_chunk)))
+    run_stage(con, "score pairs", "CREATE TABLE IF NOT EXISTS scored_chunks "
+                                  "(left_part INTEGER, right_part INTEGER, pairs BIGINT)")
+    done = {(a, b) for a, b in con.sql(
+        "SELECT left_part, right_part FROM scored_chunks").fetchall()}
+    if not done:  # a fresh start (or a stop before the first chunk was noted)
+        run_stage(con, "score pairs", "DROP TABLE IF EXISTS scored_pairs")
+    log.info("linkage: scoring at most %d blocked pairs in %d chunk(s)", bound, parts * parts)
+    with Progress("score pairs", parts * parts, done=len(done)) as progress:
+        for left, right in itertools.product(range(1, parts + 1), repeat=2):
+            if (left, right) in done:
+                continue
+            chunk = linker.inference.predict_chunk(left_chunk=(left, parts),
+                                                   right_chunk=(right, parts))
+            select = f"""SELECT unique_id_l, unique_id_r, match_weight, match_probability,
+                                CAST(match_key AS INTEGER) AS blocking_rule, COLUMNS('^mw_')
+                         FROM {chunk.physical_name}"""
+            exists = bool(con.sql("SELECT count(*) FROM duckdb_tables() "
+                                  "WHERE table_name = 'scored_pairs'").fetchall()[0][0])
+            run_stage(con, "score pairs", "BEGIN TRANSACTION")
+            try:
+                run_stage(con, "score pairs", f"INSERT INTO scored_pairs {select}" if exists
+                          else f"CREATE TABLE scored_pairs AS {select}")
+                pairs = int(con.sql(f"SELECT count(*) FROM {chunk.physical_name}")
+                            .fetchall()[0][0])
+                run_stage(con, "score pairs", f"INSERT INTO scored_chunks VALUES "
+                                              f"({left}, {right}, {pairs})")
+                run_stage(con, "score pairs", "COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            chunk.drop_table_from_database_and_remove_from_cache()
+            progress.advance(pairs=pairs)
+    return int(con.sql("SELECT count(*) FROM scored_pairs").fetchall()[0][0])
 
 
 def identity_frequencies_sql(column: str) -> str:
@@ -379,9 +468,15 @@ def block_keys(con: Any, rules: list[tuple[str, ...]], max_block: int) -> None:
     for i, columns in enumerate(rules):
         key = "concat_ws('|', " + ", ".join(f'CAST("{c}" AS VARCHAR)' for c in columns) + ")"
         present = " AND ".join(f'"{c}" IS NOT NULL' for c in columns)
-        keys.append(f"CASE WHEN {present} AND count(*) OVER (PARTITION BY {key}) <= "
-                    f"{int(max_block)} THEN {key} END AS block_{i}")
-        undated = " (a side without birth year)" if columns in model.NAMES_ONLY else ""
+        lacking = model.side_lacking(columns)
+        if lacking is None:
+            fits = f"count(*) OVER (PARTITION BY {key}) <= {int(max_block)}"
+        else:  # pairs with a side lacking the column: capped at the same number of pairs
+            fits = (f"count(*) FILTER (WHERE \"{lacking}\" IS NULL) OVER (PARTITION BY {key})"
+                    f" * count(*) OVER (PARTITION BY {key}) <= {int(max_block) ** 2 // 2}")
+        keys.append(f"CASE WHEN {present} AND {fits} THEN {key} END AS block_{i}")
+        undated = "" if lacking is None else \
+            f" (a side without {lacking.replace('_any', '').replace('_', ' ')})"
         described.append(f"SELECT {i} AS blocking_rule, "
                          f"'{' + '.join(columns)}{undated}' AS rule")
     if not keys:  # too few profiles to need blocking: every pair is compared
@@ -390,8 +485,11 @@ def block_keys(con: Any, rules: list[tuple[str, ...]], max_block: int) -> None:
                      "profiles_blocked, 0 AS profiles_in_capped_blocks, count(*) AS "
                      "largest_block FROM profiles")
         return
+    earlier = [r[0] for r in con.sql("SELECT column_name FROM (DESCRIBE profiles)").fetchall()
+               if r[0].startswith("block_")]  # a stopped run's keys are made again
+    star = f"* EXCLUDE ({', '.join(earlier)})" if earlier else "*"
     create_table(con, "blocking keys", "profiles_keyed",
-                 f"SELECT *, {', '.join(keys)} FROM profiles")
+                 f"SELECT {star}, {', '.join(keys)} FROM profiles")
     run_stage(con, "blocking keys", "DROP TABLE profiles")
     run_stage(con, "blocking keys", "ALTER TABLE profiles_keyed RENAME TO profiles")
     sizes = []
@@ -477,11 +575,14 @@ def person_tables(con: Any, settings: LinkageSettings) -> None:
                split_part(l.representative, '|', 2) AS record_id_l,
                split_part(r.representative, '|', 1) AS source_r,
                split_part(r.representative, '|', 2) AS record_id_r,
-               s.match_weight, s.match_probability
+               -- rounded: sums over threads differ in the last bits from run to run
+               round(s.match_weight, 6) AS match_weight,
+               round(s.match_probability, 9) AS match_probability
         FROM scored_pairs AS s
         JOIN profiles AS l ON l.unique_id = s.unique_id_l
         JOIN profiles AS r ON r.unique_id = s.unique_id_r
-        WHERE s.match_probability >= {float(settings.score_floor)!r}""")
+        WHERE s.match_probability >= {float(settings.score_floor)!r}
+        ORDER BY source_l, record_id_l, source_r, record_id_r""")
     free = ", ".join(f"'{s}'" for s in settings.duplicate_free if s in SOURCES) or "''"
     # what became of every scored pair: a link the clustering kept, a pair joined only through
     # other links, a pair left apart; and pairs known to be two persons (two records of one
@@ -697,20 +798,32 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
 
 
 def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
-                 model_path: Path | None = None) -> LinkageResult:
-    """Run the whole linkage stage on validated source tables."""
+                 model_path: Path | None = None, steps: Steps | None = None) -> LinkageResult:
+    """Run the whole linkage stage on validated source tables (resuming the steps that
+    ``steps`` holds as finished)."""
     started = time.perf_counter()
-    create_table(con, "identity records", "identity_records", identity_records_sql(typed))
-    records = int(con.sql("SELECT count(*) FROM identity_records").fetchall()[0][0])
-    standardise_names(con)
-    profiles = build_profiles(con, settings.duplicate_free)
+    steps = steps or Steps(con, enabled=False)
+
+    def profile_step() -> dict[str, int]:
+        create_table(con, "identity records", "identity_records", identity_records_sql(typed))
+        records = int(con.sql("SELECT count(*) FROM identity_records").fetchall()[0][0])
+        standardise_names(con)
+        return {"records": records, "profiles": build_profiles(con, settings.duplicate_free)}
+
+    counts = steps.run("identity profiles", profile_step)
+    records, profiles = counts["records"], counts["profiles"]
     log.info("linkage: %d records in %d identity profiles", records, profiles)
-    _, model_json = train_and_score(con, settings)
+    _, model_json = train_and_score(con, settings, steps)
     scored = int(con.sql("SELECT count(*) FROM scored_pairs").fetchall()[0][0])
     log.info("linkage: %d scored pairs (%.0f s)", scored, time.perf_counter() - started)
-    clustered = cluster_profiles(con, settings.threshold, settings.duplicate_free)
-    person_tables(con, settings)
-    person_evidence(con, clustered, settings.duplicate_free)
+
+    def person_step() -> bool:
+        clustered = cluster_profiles(con, settings.threshold, settings.duplicate_free)
+        person_tables(con, settings)
+        person_evidence(con, clustered, settings.duplicate_free)
+        return True
+
+    steps.run("persons", person_step)
     if model_path is not None:
         model_path.write_text(json.dumps(model_json, indent=1))
     links = int(con.sql(f"SELECT count(*) FROM scored_pairs WHERE match_probability >= "

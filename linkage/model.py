@@ -193,27 +193,51 @@ COMPARISONS = (
 # (``block_0``, ...) so that no block explodes on a common name or a default birth date.
 PREDICTION_BLOCKING: tuple[tuple[str, ...], ...] = (
     ("person_key",),
-    ("last_skel", "birth_year_any"),
-    ("first_skel", "birth_date"),
+    ("first_skel", "birth_date_any_order"),
+    ("last_skel", "birth_date_any_order"),
+    ("first_initial_class", "last_initial_class", "birth_date_any_order"),
+    ("last_skel", "birth_year_any", "first_initial_class"),
+    ("first_skel", "birth_year_any", "last_initial_class"),
     ("last_stem", "first_skel"),
-    ("birth_date", "sex", "citizenship"),
+    ("first_bf", "birth_date_any_order"),
+    ("last_bf", "birth_date_any_order"),
     ("last_bf", "birth_year_any"),
-    ("first_bf", "birth_date"),
     ("first_bf", "last_bf"),
 )
+# Every rule holds a full birth date, or is for pairs one side of which lacks it, so that a
+# block holds about one person's profiles at any population size: keys on a name and a birth
+# year alone grow with the population (a common surname and year held 310 profiles at
+# 100,000 persons, 126 pairs a person) and were capped away at national scale.
 
 
-# Rules on names alone are for profiles without a birth year: pairs where both sides have
-# one are left to the rules above (a names-only rule would add millions of namesake pairs
-# and, measured at 20,000 persons, three links).
+# Rules without a full birth date are for pairs where one side lacks it; rules on names
+# alone, for pairs where one side lacks even the birth year. Where both sides have the
+# birth date, the rules with a birth date find the pair.
 NAMES_ONLY = {("last_stem", "first_skel"), ("first_bf", "last_bf")}
 UNDATED = '(l."birth_year_any" IS NULL OR r."birth_year_any" IS NULL)'
+YEAR_ONLY = {("last_skel", "birth_year_any", "first_initial_class"),
+             ("first_skel", "birth_year_any", "last_initial_class"),
+             ("last_bf", "birth_year_any")}
+WITHOUT_DATE = '(l."birth_date" IS NULL OR r."birth_date" IS NULL)'
+
+
+def side_lacking(columns: tuple[str, ...]) -> str | None:
+    """The column one side of a pair must lack for rule ``columns``, if any."""
+    if columns in NAMES_ONLY:
+        return "birth_year_any"
+    if columns in YEAR_ONLY:
+        return "birth_date"
+    return None
 
 
 def blocking_sql(index: int, columns: tuple[str, ...]) -> str:
     """The SQL of prediction blocking rule ``index`` on its capped key ``block_{index}``."""
     rule = f'l."block_{index}" = r."block_{index}"'
-    return f"{rule} AND {UNDATED}" if columns in NAMES_ONLY else rule
+    if columns in NAMES_ONLY:
+        return f"{rule} AND {UNDATED}"
+    if columns in YEAR_ONLY:
+        return f"{rule} AND {WITHOUT_DATE}"
+    return rule
 
 
 def usable_blocking(available: set[str]) -> list[tuple[str, ...]]:

@@ -11,6 +11,10 @@ SHCHERBAKOV, SCHERBAKOV, SHHERBAKOV and ŠČERBAKOV meet.
 
 ``surname_stem``: the skeleton without its gendered ending (-ov/-ova, -skiy/-skaya), compared
 at a lower level than the full surname.
+
+``initial_class``: the class of a skeleton's first letter, for blocking two records whose
+names are both spelt otherwise: letters that transliterations of one sound give (Қ/K/Q, Г/H/G,
+Ш/Ş/S, Ч/Ç/C, Ж/Z) are one class, and so are the vowels (Усман / Osman).
 """
 
 from __future__ import annotations
@@ -100,3 +104,14 @@ def surname_stem(name: str | None) -> str | None:
 
 def has_cyrillic(name: str | None) -> bool:
     return bool(name) and any("\u0400" <= c <= "\u04ff" for c in name)
+
+
+_INITIAL_CLASSES = {**dict.fromkeys("kqgH", "k"), **dict.fromkeys("sSWCQzZ", "s"),
+                    **dict.fromkeys("aAEIUoue", "a")}
+
+
+def initial_class(skeleton: str | None) -> str | None:
+    """The class of a name skeleton's first letter (see the module docstring)."""
+    if not skeleton:
+        return None
+    return _INITIAL_CLASSES.get(skeleton[0], skeleton[0])

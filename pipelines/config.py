@@ -23,6 +23,12 @@ samples = 20               # paths drawn per person in doubt: event probabilitie
 threshold = 0.9            # match probability at which two identity profiles are one person
 seed = 42
 
+[engine]                   # what the database may use (defaults from the machine)
+memory_limit = "10GB"      # else memory_share (0.45) of the machine's memory
+threads = 2                # else every core
+temp_directory = "/scratch/miglink"  # spill; else inside the run's work folder
+max_temp_directory_size = "40GB"     # else disk_share (0.8) of the disk free there
+
 [tables]
 min_cell = 5               # smaller cells are suppressed (and cells that would reveal them)
 random_rounding = false    # official tables: random rounding to base 3 (Stats NZ RR3)
@@ -47,11 +53,12 @@ from linkage.link import LinkageSettings
 from pipelines.presence_fit import PresenceSettings
 from pipelines.rules import RULES, Rule, RuleParameters
 from schemas.contract import SOURCES
+from schemas.engine import EngineSettings
 from schemas.errors import ConfigError
 from schemas.validation import SourceFile
 
 TOP_KEYS = {"country", "as_of", "window_start", "rules", "rule_parameters", "presence",
-            "linkage", "tables", "sources"}
+            "linkage", "tables", "engine", "sources"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,7 @@ class RunConfig:
     rule_parameters: RuleParameters = field(default_factory=RuleParameters)
     presence: PresenceSettings = field(default_factory=PresenceSettings)
     linkage: LinkageSettings = field(default_factory=LinkageSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
     min_cell: int = 5
     random_rounding: bool = False
     rounding_seed: int = 1
@@ -163,6 +171,8 @@ def load_config(path: Path | None, data_dir: Path) -> RunConfig:
         kwargs["presence"] = _section(PresenceSettings, "presence", raw["presence"])
     if "linkage" in raw:
         kwargs["linkage"] = _section(LinkageSettings, "linkage", raw["linkage"])
+    if "engine" in raw:
+        kwargs["engine"] = _section(EngineSettings, "engine", raw["engine"])
     if "tables" in raw:
         tables = raw["tables"]
         known = {"min_cell", "random_rounding", "rounding_seed"}

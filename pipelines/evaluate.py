@@ -223,13 +223,13 @@ def _person_errors(con: Any) -> dict[str, Any]:
         GROUP BY c.cluster""")
     row = con.sql("""SELECT
         (SELECT sum(true_persons - 1) FROM cluster_truth) AS false_joins,
-        (SELECT round(sum(false_join_probability), 1) FROM run.person_joins)
+        (SELECT round(sum(false_join_probability), 3) FROM run.person_joins)
             AS expected_false_joins,
         (SELECT count(*) FROM run.persons_apart AS p
          JOIN cluster_truth AS a ON a.cluster = p.cluster_a
          JOIN cluster_truth AS b ON b.cluster = p.cluster_b
          WHERE a.true_person_id = b.true_person_id) AS split_persons,
-        (SELECT round(sum(same_person_probability), 1) FROM run.persons_apart)
+        (SELECT round(sum(same_person_probability), 3) FROM run.persons_apart)
             AS expected_split_persons""").fetchall()[0]
     keys = ("false_joins", "expected_false_joins", "split_persons", "expected_split_persons")
     figures: dict[str, Any] = {k: float(v or 0) for k, v in zip(keys, row, strict=True)}

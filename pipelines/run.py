@@ -23,9 +23,12 @@ from linkage.link import link_sources
 from pipelines import nowcast, patterns, presence_fit, quality, tables, uncertainty
 from pipelines import presence as presence_stage
 from pipelines.config import RunConfig
+from pipelines.presence_model import ModelParameters
 from pipelines.report import render_report
-from schemas.errors import ConfigError, MiglinkError, exit_code
+from schemas import engine
+from schemas.errors import ConfigError, MiglinkError, exit_code, resource_error
 from schemas.sql import day_number
+from schemas.steps import Steps
 from schemas.validation import discover_sources, load_and_validate
 
 log = logging.getLogger("miglink")
@@ -49,7 +52,13 @@ class StageClock:
 
     started: float = field(default_factory=time.perf_counter)
     stages: list[dict[str, Any]] = field(default_factory=list)
+    running: str = "start"
     _last: float = field(default_factory=time.perf_counter)
+
+    def begin(self, stage: str) -> None:
+        """Log that ``stage`` starts (errors from here on name it)."""
+        self.running = stage
+        log.info("[%6.1f s] %s ...", time.perf_counter() - self.started, stage)
 
     def done(self, stage: str, **counts: Any) -> None:
         now = time.perf_counter()
@@ -127,7 +136,8 @@ def input_fingerprint(data_dir: Path, config: RunConfig) -> str:
     """What a checkpoint is valid for: the input files (name, size, time) and the config."""
     files = sorted((p.name, p.stat().st_size, int(p.stat().st_mtime))
                    for p in data_dir.iterdir() if p.is_file())
-    text = json.dumps([files, config.to_json()], sort_keys=True, default=str)
+    settings = {k: v for k, v in config.to_json().items() if k != "engine"}  # no result
+    text = json.dumps([files, settings], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -146,9 +156,13 @@ def run_pipeline(data_dir: Path, out: Path, config: RunConfig, resume: bool = Fa
     fingerprint = input_fingerprint(data_dir, config)
     if work.exists() and not (resume and _checkpoint(work, fingerprint)):
         shutil.rmtree(work)
+    engine.check_disk("run", out.parent, _disk_needed(data_dir, work, config))
+    if work.exists():
+        log.info("resuming the stopped run in %s", work)
     work.mkdir(exist_ok=True)
+    resources = engine.resolve(config.engine, work)
     try:
-        figures = _run(data_dir, work, config, clock, fingerprint)
+        figures = _run(data_dir, work, config, clock, fingerprint, resources)
         if out.exists():
             shutil.rmtree(out)
         os.replace(work, out)
@@ -159,6 +173,12 @@ def run_pipeline(data_dir: Path, out: Path, config: RunConfig, resume: bool = Fa
             shutil.rmtree(work, ignore_errors=True)
         else:
             _keep_for_resume(work)
+        raise
+    except Exception as error:
+        _keep_for_resume(work)
+        converted = resource_error(clock.running, error)
+        if converted is not None:
+            raise converted from error
         raise
     except BaseException:
         _keep_for_resume(work)
@@ -172,6 +192,16 @@ def _keep_for_resume(work: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _disk_needed(data_dir: Path, work: Path, config: RunConfig) -> int:
+    """Bytes the rest of a run still needs on disk: ``disk_per_input_byte`` times the input
+    files' size, less what the work folder already holds."""
+    def size(folder: Path) -> int:
+        return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) \
+            if folder.exists() else 0
+    needed = size(data_dir) * config.engine.disk_per_input_byte - size(work)
+    return max(0, int(needed))
+
+
 def _checkpoint(work: Path, fingerprint: str) -> dict[str, Any] | None:
     path = work / CHECKPOINT
     if not path.exists():
@@ -181,20 +211,36 @@ def _checkpoint(work: Path, fingerprint: str) -> dict[str, Any] | None:
 
 
 def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
-         fingerprint: str) -> dict[str, Any]:
-    db_path = work / "miglink.duckdb"
-    checkpoint = _checkpoint(work, fingerprint)
-    con = duckdb.connect(str(db_path))
-    spill = work / ".spill"
-    con.execute(f"SET temp_directory = '{spill}'")
-    if checkpoint:
-        typed = checkpoint["typed"]
-        log.info("resuming after linkage from %s", work)
-        clock.done("validate (checkpoint)", sources=len(typed))
-    else:
-        sources = discover_sources(data_dir, config.sources)
-        typed = load_and_validate(con, sources)
-        clock.done("validate", sources=len(typed))
+         fingerprint: str, resources: engine.Resources) -> dict[str, Any]:
+    con = duckdb.connect(str(work / "miglink.duckdb"))
+    try:
+        engine.apply(con, resources)
+        return _stages(con, data_dir, work, config, clock, fingerprint, resources)
+    finally:  # closed on every exit: a stopped run's database is reopened from its file
+        con.close()
+        shutil.rmtree(resources.temp_directory, ignore_errors=True)
+
+
+def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
+            fingerprint: str, resources: engine.Resources) -> dict[str, Any]:
+    steps = Steps(con)
+
+    def stage(name: str, work_fn: Any, counts: Any = None) -> Any:
+        """Run one stage (or take its result from a stopped run) and log its counts."""
+        if steps.finished(name):
+            result = steps.result(name)
+            clock.done(f"{name} (checkpoint)", **(counts(result) if counts else {}))
+            return result
+        clock.begin(name)
+        result = work_fn()
+        con.execute("CHECKPOINT")
+        steps.mark(name, result if result is not None else True)
+        clock.done(name, **(counts(result) if counts else {}))
+        return result
+
+    typed = stage("validate", lambda: load_and_validate(
+        con, discover_sources(data_dir, config.sources)), lambda t: {"sources": len(t)})
+    (work / CHECKPOINT).write_text(json.dumps({"fingerprint": fingerprint}))
 
     country = resolve_country(config, data_dir, con, typed)
     as_of = config.as_of or observed_as_of(con, typed)
@@ -205,51 +251,63 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
         window_start = dt.date(as_of.year, 1, 1)
     log.info("country %s, as-of %s, window from %s", country, as_of, window_start)
 
-    if checkpoint:
-        clock.done("link (checkpoint)", **checkpoint["link"])
-    else:
-        result = link_sources(con, typed, config.linkage, model_path=work / "model.json")
-        counts = {"records": result.records, "profiles": result.profiles,
-                  "scored_pairs": result.scored_pairs, "persons": result.persons}
-        con.execute("CHECKPOINT")
-        (work / CHECKPOINT).write_text(json.dumps(
-            {"fingerprint": fingerprint, "typed": typed, "link": counts}))
-        clock.done("link", **counts)
+    def link() -> dict[str, int]:
+        engine.check_disk("link", work, _disk_needed(data_dir, work, config))
+        result = link_sources(con, typed, config.linkage, model_path=work / "model.json",
+                              steps=steps)
+        return {"records": result.records, "profiles": result.profiles,
+                "scored_pairs": result.scored_pairs, "persons": result.persons}
+
+    stage("link", link, lambda c: c)
 
     T = day_number(as_of)
     sol_day = day_number(sol_start)
-    presence_stage.build_evidence(con, typed)
-    model = presence_fit.build_presence(
-        con, typed, country, T, presence_fit.grid_start(day_number(window_start), sol_day),
-        config.presence, earlier=nowcast.as_of_dates(T, config.rule_parameters.tw, sol_day))
-    (work / "presence_model.json").write_text(json.dumps(model.to_json(), indent=1))
-    presence_stage.build_observed(con, country, T)
-    presence_stage.build_initial_status(con, day_number(window_start))
-    clock.done("presence", stays=int(con.sql("SELECT count(*) FROM presence").fetchall()[0][0]))
+    model_file = work / "presence_model.json"
 
-    tables.build_events(con, config.rules, config.rule_parameters)
-    nowcast.build_nowcast(con, config, typed, country, T, sol_day)
-    uncertainty.build_sampled_events(con, config.rules, config.rule_parameters,
-                                     config.presence.samples)
-    uncertainty.build_model_error(con, config.rules, config.rule_parameters,
-                                  day_number(window_start), T)
-    tables.build_migration_events(con, typed, day_number(window_start), T)
-    tables.build_residence_spells(con)
-    patterns.build_patterns(con, config.rule_parameters.tm)
-    uncertainty.build_flow_intervals(con, config.presence.samples, day_number(window_start), T,
-                                     nowcast.OBSERVED_BAND)
-    n_events = int(con.sql("SELECT count(*) FROM migration_events").fetchall()[0][0])
-    clock.done("events", events=n_events)
-    backtest = nowcast.backtest(con, config, country, T, sol_day)
-    clock.done("nowcast backtest")
+    def presence() -> dict[str, int]:
+        presence_stage.build_evidence(con, typed)
+        fitted = presence_fit.build_presence(
+            con, typed, country, T,
+            presence_fit.grid_start(day_number(window_start), sol_day), config.presence,
+            earlier=nowcast.as_of_dates(T, config.rule_parameters.tw, sol_day))
+        model_file.write_text(json.dumps(fitted.to_json(), indent=1))
+        presence_stage.build_observed(con, country, T)
+        presence_stage.build_initial_status(con, day_number(window_start))
+        return {"stays": int(con.sql("SELECT count(*) FROM presence").fetchall()[0][0])}
 
-    tables.build_flows(con, config.min_cell)
-    tables.build_stocks(con, window_start.year, T, config.min_cell)
-    protected = tables.official_tables(
-        con, work / "official", config.min_cell,
-        config.rounding_seed if config.random_rounding else None)
-    clock.done("tables", suppressed_cells=sum(protected.values()))
+    stage("presence", presence, lambda c: c)
+    model = ModelParameters.from_json(json.loads(model_file.read_text()))
 
+    def events() -> dict[str, int]:
+        tables.build_events(con, config.rules, config.rule_parameters)
+        nowcast.build_nowcast(con, config, typed, country, T, sol_day)
+        uncertainty.build_sampled_events(con, config.rules, config.rule_parameters,
+                                         config.presence.samples)
+        uncertainty.build_model_error(con, config.rules, config.rule_parameters,
+                                      day_number(window_start), T)
+        tables.build_migration_events(con, typed, day_number(window_start), T)
+        tables.build_residence_spells(con)
+        patterns.build_patterns(con, config.rule_parameters.tm)
+        uncertainty.build_flow_intervals(con, config.presence.samples,
+                                         day_number(window_start), T, nowcast.OBSERVED_BAND)
+        return {"events": int(con.sql("SELECT count(*) FROM migration_events")
+                              .fetchall()[0][0])}
+
+    stage("events", events, lambda c: c)
+    backtest = stage("nowcast backtest", lambda: nowcast.backtest(con, config, country, T,
+                                                                  sol_day))
+
+    def official() -> dict[str, int]:
+        tables.build_flows(con, config.min_cell)
+        tables.build_stocks(con, window_start.year, T, config.min_cell)
+        return tables.official_tables(
+            con, work / "official", config.min_cell,
+            config.rounding_seed if config.random_rounding else None)
+
+    protected = stage("tables", official,
+                      lambda p: {"suppressed_cells": sum(p.values())})
+
+    clock.begin("quality")
     census_day = None
     if "census" in typed:
         value = con.sql(f"SELECT mode(census_date ORDER BY census_date) FROM {typed['census']}").fetchall()[0][0]
@@ -276,9 +334,11 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
         "migration_patterns": patterns.pattern_summary(con, day_number(window_start), T,
                                                        config.rule_parameters.tm),
         "parameters": _flat_parameters(config),
+        "engine": resources.to_json(),
         "official_tables_suppressed_cells": protected,
     }
     clock.done("quality")
+    clock.begin("write")
     for table in OUTPUT_TABLES:
         relation = table if table != "persons" else (
             "(SELECT p.*, f.first_evidence_date, f.first_seen_in_window FROM persons AS p "
@@ -290,8 +350,6 @@ def _run(data_dir: Path, work: Path, config: RunConfig, clock: StageClock,
     saved = config.to_json() | {"country": country, "as_of": as_of.isoformat(),
                                 "window_start": window_start.isoformat()}
     (work / "run_config.json").write_text(json.dumps(saved, indent=1))
-    con.close()
-    shutil.rmtree(spill, ignore_errors=True)
     (work / CHECKPOINT).unlink(missing_ok=True)
     clock.done("write")
     return figures

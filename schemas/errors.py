@@ -61,6 +61,30 @@ class StageError(MiglinkError):
         super().__init__(f"stage {stage!r} failed: {type(cause).__name__}: {cause}")
 
 
+class ResourceError(MiglinkError):
+    """The run does not fit the memory or disk it may use (exit status 1)."""
+
+
+_OUT_OF_MEMORY = ("out of memory", "could not allocate", "failed to allocate")
+_OUT_OF_DISK = ("no space left", "max_temp_directory_size", "disk is full",
+                "maximum temporary directory size")
+
+
+def resource_error(stage: str, error: BaseException) -> ResourceError | None:
+    """A backend error that means memory or disk ran out, as a message with a remedy."""
+    text = str(error).lower()
+    if any(s in text for s in _OUT_OF_DISK):
+        return ResourceError(
+            f"stage {stage!r} ran out of disk for the database's spill. Set [engine] "
+            "temp_directory to a larger disk or raise max_temp_directory_size; with more "
+            "memory_limit less is spilled.")
+    if any(s in text for s in _OUT_OF_MEMORY):
+        return ResourceError(
+            f"stage {stage!r} ran out of memory. Raise [engine] memory_limit if the machine "
+            "has more, or lower [engine] threads (each thread holds its own buffers).")
+    return None
+
+
 def exit_code(error: BaseException) -> int:
     """The process exit status for an error: 2 bad input, 1 anything else."""
     return getattr(error, "exit_status", 1)

@@ -16,7 +16,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from schemas.errors import StageError
+from schemas.errors import StageError, resource_error
 
 log = logging.getLogger("miglink")
 
@@ -70,7 +70,7 @@ def run_stage(con: Any, stage: str, sql: str) -> None:
     try:
         con.execute(sql)
     except Exception as error:  # backend errors are re-raised with the stage name
-        raise StageError(stage, error) from error
+        raise resource_error(stage, error) or StageError(stage, error) from error
     log.debug("stage %s took %.2f s", stage, time.perf_counter() - started)
 
 

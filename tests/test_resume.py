@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from linkage.link import LinkageSettings
 from pipelines import run as run_module
 from pipelines.config import RunConfig
 from synthetic import synthesise
@@ -58,3 +59,57 @@ def test_changed_config_ignores_the_checkpoint(data, tmp_path, monkeypatch):
     monkeypatch.undo()
     figures = run_module.run_pipeline(data, out, RunConfig(min_cell=3), resume=True)
     assert figures["stages"][0]["stage"] == "validate"
+
+
+CHUNKED = RunConfig(linkage=LinkageSettings(pairs_per_chunk=2000))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("whole") / "out"
+    run_module.run_pipeline(data, out, CHUNKED)
+    return out
+
+
+def _stop_in_scoring(monkeypatch):
+    """Stop after the second chunk of scored pairs has been kept."""
+    from schemas import progress
+    original, calls = progress.Progress.advance, []
+
+    def advance(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if self.stage == "score pairs":
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt("killed while scoring")
+
+    monkeypatch.setattr(progress.Progress, "advance", advance)
+
+
+def _stop_in(module, name):
+    def stop(monkeypatch):
+        def broken(*args, **kwargs):
+            raise KeyboardInterrupt(f"killed in {name}")
+        monkeypatch.setattr(module, name, broken)
+    return stop
+
+
+@pytest.mark.parametrize("stop, resumed_stage", [
+    (_stop_in_scoring, "link"),
+    (_stop_in(run_module.presence_stage, "build_observed"), "presence"),
+    (_stop_in(run_module.tables, "build_stocks"), "tables"),
+], ids=["scoring", "presence", "tables"])
+def test_killed_and_resumed_runs_give_identical_tables(data, tmp_path, monkeypatch,
+                                                        uninterrupted, stop, resumed_stage):
+    out = tmp_path / "out"
+    stop(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        run_module.run_pipeline(data, out, CHUNKED)
+    assert not out.exists() and (tmp_path / ".out.partial" / run_module.CHECKPOINT).exists()
+    monkeypatch.undo()
+    figures = run_module.run_pipeline(data, out, CHUNKED, resume=True)
+    stages = [s["stage"] for s in figures["stages"]]
+    assert stages[0] == "validate (checkpoint)" and resumed_stage in stages
+    for table in run_module.OUTPUT_TABLES:
+        assert (out / f"{table}.parquet").read_bytes() == \
+            (uninterrupted / f"{table}.parquet").read_bytes(), table
