@@ -27,6 +27,7 @@ from pipelines.presence_model import ModelParameters
 from pipelines.report import render_report
 from schemas import engine
 from schemas.errors import ConfigError, MiglinkError, exit_code, resource_error
+from schemas.progress import peak_memory_mb
 from schemas.sql import day_number
 from schemas.steps import Steps
 from schemas.validation import discover_sources, load_and_validate
@@ -63,21 +64,13 @@ class StageClock:
     def done(self, stage: str, **counts: Any) -> None:
         now = time.perf_counter()
         record = {"stage": stage, "seconds": round(now - self._last, 2), **counts,
-                  "peak_memory_mb": _peak_memory_mb()}
+                  "peak_memory_mb": peak_memory_mb()}
         self.stages.append(record)
         shown = ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}"
                           for k, v in counts.items())
         log.info("[%6.1f s] %s done (%.1f s)%s", now - self.started, stage, now - self._last,
                  f": {shown}" if shown else "")
         self._last = now
-
-
-def _peak_memory_mb() -> float:
-    try:
-        import resource
-        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    except ImportError:  # pragma: no cover - not on Windows
-        return 0.0
 
 
 def resolve_country(config: RunConfig, data_dir: Path, con: Any = None,

@@ -15,6 +15,15 @@ from typing import Any
 log = logging.getLogger("miglink")
 
 
+def peak_memory_mb() -> float:
+    """The most resident memory the process has held so far (MiB)."""
+    try:
+        import resource
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    except ImportError:  # pragma: no cover - not on Windows
+        return 0.0
+
+
 def memory_mb() -> float:
     """The process's resident memory now (MiB), or its peak where now is unknown."""
     try:
@@ -22,11 +31,7 @@ def memory_mb() -> float:
             import os
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024 ** 2
     except (OSError, ValueError, IndexError):
-        try:
-            import resource
-            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        except ImportError:  # pragma: no cover - not on Windows
-            return 0.0
+        return peak_memory_mb()
 
 
 def _on_terminal() -> bool:
