@@ -220,8 +220,8 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
 
     def stage(name: str, work_fn: Any, counts: Any = None) -> Any:
         """Run one stage (or take its result from a stopped run) and log its counts."""
-        if steps.finished(name):
-            result = steps.result(name)
+        result = steps.result(name)
+        if result is not None:
             clock.done(f"{name} (checkpoint)", **(counts(result) if counts else {}))
             return result
         clock.begin(name)
