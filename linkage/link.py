@@ -26,10 +26,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from splink import DuckDBAPI, Linker
+from splink import Linker
 from splink.internals.exceptions import EMTrainingException
 
 from linkage import model
+from linkage.backend import DuckDBScorer, Scorer
 from linkage.cluster import ClusterResult, join_events, join_sizes, one_to_one_clusters
 from linkage.dependence import condition_on_names, non_null_levels
 from linkage.names import (
@@ -291,9 +292,10 @@ def deduct_matches_from_u(model_json: dict[str, Any], floor: float) -> dict[str,
     return model_json
 
 
-def train_and_score(con: Any, settings: LinkageSettings, steps: Steps | None = None
-                    ) -> tuple[str, dict[str, Any]]:
-    """Fit the model on the profiles without labels and score blocked pairs."""
+def train_and_score(con: Any, settings: LinkageSettings, steps: Steps | None = None,
+                    scorer: Scorer | None = None) -> tuple[str, dict[str, Any]]:
+    """Fit the model on the profiles without labels (on DuckDB) and score blocked pairs
+    (on ``scorer``'s backend, DuckDB by default)."""
     steps = steps or Steps(con, enabled=False)
     available = {r[0] for r in con.sql(
         "SELECT column_name FROM (DESCRIBE profiles)").fetchall()
@@ -309,8 +311,8 @@ def train_and_score(con: Any, settings: LinkageSettings, steps: Steps | None = N
             "be compared pairwise")
     if not steps.finished("linkage model"):
         block_keys(con, blocking, settings.max_block)
-    db_api = DuckDBAPI(connection=con)
-    frame = db_api.register("profiles", dataset_display_name="profiles")
+    training = DuckDBScorer(con)  # the model is trained on DuckDB whatever scores
+    frame = training.register("profiles")
 
     def fit() -> dict[str, Any]:
         if settings.model_file:
@@ -328,14 +330,18 @@ def train_and_score(con: Any, settings: LinkageSettings, steps: Steps | None = N
         return trained
 
     trained = steps.run("linkage model", fit)
-    linker = Linker(frame, trained, log_level=logging.ERROR)
-    register_identity_frequencies(con, db_api, linker, trained)
-    steps.run("score pairs", lambda: score_pairs(con, linker, blocking, settings, steps))
+    scorer = scorer or training
+    scoring = Linker(frame if scorer is training else scorer.register("profiles"),
+                     scorer.model(trained), log_level=logging.ERROR)
+    register_identity_frequencies(con, scorer, scoring, trained)
+    steps.run("score pairs", lambda: score_pairs(con, scoring, blocking, settings, steps,
+                                                 scorer))
     for table in [r[0] for r in con.sql("SHOW TABLES").fetchall()]:
         if table.startswith("__splink__"):  # Splink's intermediate tables
             run_stage(con, "score pairs", f'DROP TABLE IF EXISTS "{table}"')
     source_pair_priors(con, trained["probability_two_random_records_match"])
-    return "scored_pairs", linker.misc.save_model_to_json(out_path=None, overwrite=True)
+    return "scored_pairs", Linker(frame, trained, log_level=logging.ERROR).misc \
+        .save_model_to_json(out_path=None, overwrite=True)
 
 
 def blocked_pairs_bound(con: Any, rules: list[tuple[str, ...]]) -> int:
@@ -355,8 +361,11 @@ def blocked_pairs_bound(con: Any, rules: list[tuple[str, ...]]) -> int:
                        f"({' UNION ALL '.join(parts)})").fetchall()[0][0])
 
 
+WEIGHT_DECIMALS = 9
+
+
 def score_pairs(con: Any, linker: Linker, blocking: list[tuple[str, ...]],
-                settings: LinkageSettings, steps: Steps) -> int:
+                settings: LinkageSettings, steps: Steps, scorer: Scorer) -> int:
     """Table ``scored_pairs``: every blocked pair with its probability (the error estimates
     sum over all of them), scored in chunks of about ``pairs_per_chunk`` pairs.
 
@@ -378,24 +387,30 @@ def score_pairs(con: Any, linker: Linker, blocking: list[tuple[str, ...]],
                 continue
             chunk = linker.inference.predict_chunk(left_chunk=(left, parts),
                                                    right_chunk=(right, parts))
-            select = f"""SELECT unique_id_l, unique_id_r, match_weight, match_probability,
-                                CAST(match_key AS INTEGER) AS blocking_rule, COLUMNS('^mw_')
-                         FROM {chunk.physical_name}"""
+            relation = scorer.relation(chunk)
+            # weights to 1e-9 bits and the probability computed here from them: backends
+            # differ in the last bits of a double, and a tie in the order of joins would
+            # then be broken differently
+            weight = f"round(match_weight, {WEIGHT_DECIMALS})"
+            select = f"""SELECT unique_id_l, unique_id_r, {weight} AS match_weight,
+                                {_probability_of_weight(weight)} AS match_probability,
+                                CAST(match_key AS INTEGER) AS blocking_rule,
+                                round(COLUMNS('^mw_'), {WEIGHT_DECIMALS})
+                         FROM {relation}"""
             exists = bool(con.sql("SELECT count(*) FROM duckdb_tables() "
                                   "WHERE table_name = 'scored_pairs'").fetchall()[0][0])
             run_stage(con, "score pairs", "BEGIN TRANSACTION")
             try:
                 run_stage(con, "score pairs", f"INSERT INTO scored_pairs {select}" if exists
                           else f"CREATE TABLE scored_pairs AS {select}")
-                pairs = int(con.sql(f"SELECT count(*) FROM {chunk.physical_name}")
-                            .fetchall()[0][0])
+                pairs = int(con.sql(f"SELECT count(*) FROM {relation}").fetchall()[0][0])
                 run_stage(con, "score pairs", f"INSERT INTO scored_chunks VALUES "
                                               f"({left}, {right}, {pairs})")
                 run_stage(con, "score pairs", "COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            chunk.drop_table_from_database_and_remove_from_cache()
+            scorer.release(chunk)
             progress.advance(pairs=pairs)
     return int(con.sql("SELECT count(*) FROM scored_pairs").fetchall()[0][0])
 
@@ -413,7 +428,7 @@ def identity_frequencies_sql(column: str) -> str:
         FROM identities GROUP BY ALL"""
 
 
-def register_identity_frequencies(con: Any, db_api: Any, linker: Linker,
+def register_identity_frequencies(con: Any, scorer: Scorer, linker: Linker,
                                   model_json: dict[str, Any]) -> None:
     """Term frequencies of names among distinct identities (name and birth date), not among
     profiles, for the levels adjusted by term frequency.
@@ -427,8 +442,8 @@ def register_identity_frequencies(con: Any, db_api: Any, linker: Linker,
     for column in sorted(columns):
         table = f"identity_tf_{column}"
         create_table(con, "score pairs", table, identity_frequencies_sql(column))
-        linker.table_management.register_term_frequency_lookup(
-            db_api.register(table, dataset_display_name=table), column)
+        linker.table_management.register_term_frequency_lookup(scorer.register(table),
+                                                               column)
 
 
 def _train(con: Any, linker: Linker, settings: LinkageSettings, non_null: set[str],
@@ -798,9 +813,10 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
 
 
 def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
-                 model_path: Path | None = None, steps: Steps | None = None) -> LinkageResult:
+                 model_path: Path | None = None, steps: Steps | None = None,
+                 scorer: Scorer | None = None) -> LinkageResult:
     """Run the whole linkage stage on validated source tables (resuming the steps that
-    ``steps`` holds as finished)."""
+    ``steps`` holds as finished); pairs are scored by ``scorer`` (DuckDB by default)."""
     started = time.perf_counter()
     steps = steps or Steps(con, enabled=False)
 
@@ -813,7 +829,7 @@ def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
     counts = steps.run("identity profiles", profile_step)
     records, profiles = counts["records"], counts["profiles"]
     log.info("linkage: %d records in %d identity profiles", records, profiles)
-    _, model_json = train_and_score(con, settings, steps)
+    _, model_json = train_and_score(con, settings, steps, scorer)
     scored = int(con.sql("SELECT count(*) FROM scored_pairs").fetchall()[0][0])
     log.info("linkage: %d scored pairs (%.0f s)", scored, time.perf_counter() - started)
 

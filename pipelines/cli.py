@@ -43,10 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--country")
     run.add_argument("--as-of", dest="as_of")
     run.add_argument("--resume", action="store_true",
-                     help="continue an interrupted run from its checkpoint after linkage")
+                     help="continue a stopped run from its last finished stage")
     run.add_argument("--rule", action="append", dest="rules",
                      choices=["continuous_12", "12_of_16"],
                      help="rule to derive (repeat for several; default both)")
+    run.add_argument("--engine", choices=["duckdb", "spark"],
+                     help="where blocked pairs are scored (default: [engine] backend, else "
+                          "duckdb); spark needs the spark extra, see docs/spark.md")
 
     enc = sub.add_parser("encode", help="for data custodians: hash keys (HMAC-SHA256) and "
                                         "replace names by keyed Bloom filters")
@@ -158,7 +161,7 @@ def _dispatch(args: argparse.Namespace) -> None:
             from schemas.errors import ConfigError
             raise ConfigError(f"{args.data_dir}: no such folder")
         config = with_overrides(load_config(args.config, args.data_dir), args.country,
-                                args.as_of, args.rules)
+                                args.as_of, args.rules, args.engine)
         run_pipeline(args.data_dir, args.out, config, resume=args.resume)
         print(f"report: {(args.out / 'report.html').resolve()}")
     elif args.command == "encode":

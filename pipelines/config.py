@@ -28,6 +28,8 @@ memory_limit = "10GB"      # else memory_share (0.45) of the machine's memory
 threads = 2                # else every core
 temp_directory = "/scratch/miglink"  # spill; else inside the run's work folder
 max_temp_directory_size = "40GB"     # else disk_share (0.8) of the disk free there
+backend = "duckdb"         # or "spark": blocked pairs scored by Splink's Spark backend
+spark_master = "local[*]"  # or a cluster's master URL; spark_conf = { ... } passes settings
 
 [tables]
 min_cell = 5               # smaller cells are suppressed (and cells that would reveal them)
@@ -192,8 +194,11 @@ def load_config(path: Path | None, data_dir: Path) -> RunConfig:
 
 
 def with_overrides(config: RunConfig, country: str | None, as_of: str | None,
-                   rules: list[str] | None) -> RunConfig:
+                   rules: list[str] | None, backend: str | None = None) -> RunConfig:
+    """The config with the command line's choices over it."""
     changes: dict[str, Any] = {}
+    if backend:
+        changes["engine"] = dataclasses.replace(config.engine, backend=backend)
     if country:
         changes["country"] = _country("--country", country)
     if as_of:

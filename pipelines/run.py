@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from linkage.backend import scorer_for
 from linkage.link import link_sources
 from pipelines import nowcast, patterns, presence_fit, quality, tables, uncertainty
 from pipelines import presence as presence_stage
@@ -246,8 +247,9 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
 
     def link() -> dict[str, int]:
         engine.check_disk("link", work, _disk_needed(data_dir, work, config))
-        result = link_sources(con, typed, config.linkage, model_path=work / "model.json",
-                              steps=steps)
+        with scorer_for(con, config.engine, resources, work / "scoring") as scorer:
+            result = link_sources(con, typed, config.linkage, model_path=work / "model.json",
+                                  steps=steps, scorer=scorer)
         return {"records": result.records, "profiles": result.profiles,
                 "scored_pairs": result.scored_pairs, "persons": result.persons}
 
@@ -327,7 +329,9 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
         "migration_patterns": patterns.pattern_summary(con, day_number(window_start), T,
                                                        config.rule_parameters.tm),
         "parameters": _flat_parameters(config),
-        "engine": resources.to_json(),
+        "engine": {"backend": config.engine.backend} | resources.to_json() | (
+            {"spark_master": config.engine.spark_master}
+            if config.engine.backend == "spark" else {}),
         "official_tables_suppressed_cells": protected,
     }
     clock.done("quality")

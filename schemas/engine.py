@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from schemas.sql import literal
 log = logging.getLogger("miglink")
 
 GIB = 1024 ** 3
+BACKENDS = ("duckdb", "spark")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)?\s*$", re.I)
 _UNITS = {"B": 1, "KB": 1000, "MB": 1000 ** 2, "GB": 1000 ** 3, "TB": 1000 ** 4,
           "KIB": 1024, "MIB": 1024 ** 2, "GIB": GIB, "TIB": 1024 ** 4}
@@ -64,13 +65,30 @@ class EngineSettings:
     disk_share: float = 0.8
     # a run needs about this many times its input files' size on disk (database and spill)
     disk_per_input_byte: float = 12.0
+    # where the blocked pairs are scored: "duckdb" (this machine) or "spark" (Splink's Spark
+    # backend: local cores, or a cluster by spark_master); everything else runs on DuckDB
+    backend: str = "duckdb"
+    spark_master: str = "local[*]"
+    spark_memory_share: float = 0.35  # the local driver's heap, as a share of the machine's
+    spark_conf: dict[str, str] = field(default_factory=dict)  # passed to the session as set
 
     def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"[engine] backend={self.backend!r}: need one of "
+                              f"{', '.join(BACKENDS)}")
+        if not isinstance(self.spark_master, str) or not self.spark_master:
+            raise ConfigError(f"[engine] spark_master={self.spark_master!r}: need a master "
+                              "URL such as \"local[*]\" or \"spark://host:7077\"")
+        if not isinstance(self.spark_conf, dict) or not all(
+                isinstance(k, str) and isinstance(v, str | int | float | bool)
+                for k, v in self.spark_conf.items()):
+            raise ConfigError("[engine] spark_conf must be a table of Spark settings, such "
+                              "as { \"spark.executor.memory\" = \"8g\" }")
         if self.memory_limit is not None:
             parse_size("[engine] memory_limit", self.memory_limit)
         if self.max_temp_directory_size is not None:
             parse_size("[engine] max_temp_directory_size", self.max_temp_directory_size)
-        for key in ("memory_share", "disk_share"):
+        for key in ("memory_share", "disk_share", "spark_memory_share"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int | float) \
                     or not 0 < value <= 1:

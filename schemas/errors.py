@@ -65,6 +65,11 @@ class ResourceError(MiglinkError):
     """The run does not fit the memory or disk it may use (exit status 1)."""
 
 
+class EngineError(MiglinkError):
+    """The chosen engine cannot start or run here: a missing package, runtime or class
+    (exit status 1)."""
+
+
 _OUT_OF_MEMORY = ("out of memory", "could not allocate", "failed to allocate")
 _OUT_OF_DISK = ("no space left", "max_temp_directory_size", "disk is full",
                 "maximum temporary directory size")
