@@ -28,7 +28,7 @@ from sqlglot import exp
 
 from schemas.engine import EngineSettings, Resources
 from schemas.errors import EngineError
-from schemas.sql import literal
+from schemas.sql import literal, run_stage
 
 log = logging.getLogger("miglink")
 
@@ -115,7 +115,8 @@ class SparkScorer:
         path = self.folder / f"{table}.parquet"
         shutil.rmtree(path, ignore_errors=True)
         path.unlink(missing_ok=True)
-        self.con.execute(f"COPY {table} TO {literal(str(path))} (FORMAT parquet)")
+        run_stage(self.con, "score pairs",
+                  f"COPY {table} TO {literal(str(path))} (FORMAT parquet)")
         return self.db_api.register(self.spark.read.parquet(str(path)),
                                     dataset_display_name=table)
 

@@ -25,6 +25,8 @@ import logging
 import re
 from typing import Any
 
+from schemas import sql as db
+
 log = logging.getLogger("miglink")
 
 CONDITIONED = ("sex", "origin", "locality")
@@ -85,7 +87,8 @@ def namesake_u(con: Any, comparisons: list[dict[str, Any]], stratum_sql: str,
     select = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in sorted(columns))
     outside_earlier = " AND ".join(f"NOT coalesce({sql}, FALSE)" for sql in earlier) or "TRUE"
     cases = ", ".join(f"{_level_case(c)} AS level_{i}" for i, c in enumerate(comparisons))
-    rows = con.sql(f"""
+    rows = db.rows(con, "linkage model",
+                   f"""
         WITH keyed AS (
             SELECT *, row_number() OVER (PARTITION BY "{key}" ORDER BY hash(unique_id)) AS rn
             FROM profiles WHERE "{key}" IS NOT NULL AND birth_year_any IS NOT NULL
@@ -98,7 +101,7 @@ def namesake_u(con: Any, comparisons: list[dict[str, Any]], stratum_sql: str,
         )
         SELECT {cases}, count(*) AS n FROM pairs
         WHERE {stratum_sql} AND {outside_earlier}
-        GROUP BY ALL""").fetchall()
+        GROUP BY ALL""")
     total = sum(row[-1] for row in rows)
     counts = [[0] * len(non_null_levels(c)) for c in comparisons]
     for row in rows:

@@ -28,6 +28,7 @@ import duckdb
 import pandas as pd
 
 from linkage.names import name_skeleton
+from schemas import sql as db
 from schemas.contract import SOURCES
 from schemas.errors import ConfigError
 
@@ -203,7 +204,9 @@ def encode_directory(source_dir: Path, out: Path, key: bytes, params: BloomParam
         if not spec.linked:
             shutil.copy2(path, out / path.name)
             continue
-        frame = duckdb.sql(f"SELECT * FROM '{path}'").df() if path.suffix == ".parquet" \
+        frame = db.frame(duckdb, f"encode {name}",
+                         f"SELECT * FROM read_parquet({db.literal(str(path))})") \
+            if path.suffix == ".parquet" \
             else pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
         encoded = encode_frame(frame, key, params)
         encoded.to_parquet(out / f"{name}.parquet", index=False)

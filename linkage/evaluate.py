@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas import sql as db
+
 
 def prf(tp: float, predicted: float, actual: float) -> dict[str, float]:
     precision = tp / predicted if predicted else 1.0
@@ -22,7 +24,8 @@ def prf(tp: float, predicted: float, actual: float) -> dict[str, float]:
 def persons_pairwise(con: Any, person_records: str = "person_records",
                      truth: str = "truth_record_person") -> dict[str, float]:
     """Pairwise precision, recall and F1 of persons against ``true_person_id``."""
-    tp, predicted, actual = con.sql(f"""
+    tp, predicted, actual = db.rows(con, "evaluate",
+                                    f"""
         WITH j AS (
             SELECT p.person_id, t.true_person_id
             FROM {person_records} AS p
@@ -33,19 +36,20 @@ def persons_pairwise(con: Any, person_records: str = "person_records",
         people AS (SELECT count(*) AS n FROM j GROUP BY true_person_id)
         SELECT (SELECT sum(n * (n - 1) / 2) FROM cells),
                (SELECT sum(n * (n - 1) / 2) FROM clusters),
-               (SELECT sum(n * (n - 1) / 2) FROM people)""").fetchall()[0]
+               (SELECT sum(n * (n - 1) / 2) FROM people)""")[0]
     return prf(float(tp or 0), float(predicted or 0), float(actual or 0))
 
 
 def links_pairwise(con: Any, links: str = "links", truth: str = "truth_record_person",
                    threshold: float = 0.5) -> dict[str, float]:
     """Precision of accepted links (pairs of representative records) against the truth."""
-    tp, predicted = con.sql(f"""
+    tp, predicted = db.rows(con, "evaluate",
+                            f"""
         SELECT count(*) FILTER (WHERE tl.true_person_id = tr.true_person_id), count(*)
         FROM {links} AS l
         JOIN {truth} AS tl ON tl.source = l.source_l AND tl.record_id = l.record_id_l
         JOIN {truth} AS tr ON tr.source = l.source_r AND tr.record_id = l.record_id_r
-        WHERE l.match_probability >= {float(threshold)!r}""").fetchall()[0]
+        WHERE l.match_probability >= {float(threshold)!r}""")[0]
     precision = tp / predicted if predicted else 1.0
     return {"precision": precision, "accepted": int(predicted), "true": int(tp)}
 
@@ -54,7 +58,8 @@ def exact_persons(con: Any, person_records: str = "person_records",
                   truth: str = "truth_record_person") -> dict[str, float]:
     """Share of true persons whose records all ended up in one person holding nobody
     else's (``exact``), and share whose records all ended up in one person (``unsplit``)."""
-    true_persons, unsplit, exact = con.sql(f"""
+    true_persons, unsplit, exact = db.rows(con, "evaluate",
+                                           f"""
         WITH j AS (
             SELECT p.person_id, t.true_person_id
             FROM {person_records} AS p
@@ -67,7 +72,7 @@ def exact_persons(con: Any, person_records: str = "person_records",
                    FROM j GROUP BY person_id)
         SELECT count(*), count(*) FILTER (WHERE s.persons = 1),
                count(*) FILTER (WHERE s.persons = 1 AND u.true_persons = 1)
-        FROM spread AS s JOIN purity AS u USING (person_id)""").fetchall()[0]
+        FROM spread AS s JOIN purity AS u USING (person_id)""")[0]
     n = float(true_persons or 0)
     return {"true_persons": int(n), "unsplit_person_rate": unsplit / n if n else 1.0,
             "exact_person_rate": exact / n if n else 1.0}

@@ -41,6 +41,7 @@ from linkage.names import (
     surname_stem,
 )
 from linkage.priors import fit_prior, logit2, source_pair_priors
+from schemas import sql as db
 from schemas.contract import SOURCES
 from schemas.errors import ConfigError
 from schemas.progress import Progress
@@ -110,10 +111,10 @@ def identity_records_sql(typed: dict[str, str]) -> str:
 
 def standardise_names(con: Any) -> None:
     """Table ``name_forms``: every distinct name with its standard, skeleton and stem forms."""
-    names = [r[0] for r in con.sql(
+    names = [r[0] for r in db.rows(
+        con, "identity profiles",
         "SELECT DISTINCT first_name FROM identity_records WHERE first_name IS NOT NULL "
-        "UNION SELECT DISTINCT last_name FROM identity_records WHERE last_name IS NOT NULL"
-    ).fetchall()]
+        "UNION SELECT DISTINCT last_name FROM identity_records WHERE last_name IS NOT NULL")]
     forms = pd.DataFrame({
         "name": names,
         "std": [standard_name(n) for n in names],
@@ -214,7 +215,7 @@ def build_profiles(con: Any, duplicate_free: tuple[str, ...] = ()) -> int:
         FROM record_profile AS p JOIN identity_std AS i USING (source, record_id)
         LEFT JOIN locality AS l USING (unique_id)
         GROUP BY p.unique_id""")
-    return int(con.sql("SELECT count(*) FROM profiles").fetchall()[0][0])
+    return db.count(con, "identity profiles", "profiles")
 
 
 IN_REGISTER = "source IN ('population_register', 'aliens_register')"
@@ -297,12 +298,12 @@ def train_and_score(con: Any, settings: LinkageSettings, steps: Steps | None = N
     """Fit the model on the profiles without labels (on DuckDB) and score blocked pairs
     (on ``scorer``'s backend, DuckDB by default)."""
     steps = steps or Steps(con, enabled=False)
-    available = {r[0] for r in con.sql(
-        "SELECT column_name FROM (DESCRIBE profiles)").fetchall()
+    available = {r[0] for r in db.rows(con, "linkage model",
+                                       "SELECT column_name FROM (DESCRIBE profiles)")
         if not r[0].startswith("block_")}
-    non_null = {c for c in available if c != "unique_id" and con.sql(
-        f'SELECT count("{c}") FROM profiles').fetchall()[0][0] > 0}
-    n_profiles = int(con.sql("SELECT count(*) FROM profiles").fetchall()[0][0])
+    non_null = {c for c in available if c != "unique_id"
+                and db.value(con, "linkage model", f'SELECT count("{c}") FROM profiles') > 0}
+    n_profiles = db.count(con, "linkage model", "profiles")
     blocking = model.usable_blocking(non_null)
     if not blocking and n_profiles > CARTESIAN_LIMIT:
         raise ConfigError(
@@ -336,7 +337,7 @@ def train_and_score(con: Any, settings: LinkageSettings, steps: Steps | None = N
     register_identity_frequencies(con, scorer, scoring, trained)
     steps.run("score pairs", lambda: score_pairs(con, scoring, blocking, settings, steps,
                                                  scorer))
-    for table in [r[0] for r in con.sql("SHOW TABLES").fetchall()]:
+    for table in [r[0] for r in db.rows(con, "linkage model", "SHOW TABLES")]:
         if table.startswith("__splink__"):  # Splink's intermediate tables
             run_stage(con, "score pairs", f'DROP TABLE IF EXISTS "{table}"')
     source_pair_priors(con, trained["probability_two_random_records_match"])
@@ -348,7 +349,7 @@ def blocked_pairs_bound(con: Any, rules: list[tuple[str, ...]]) -> int:
     """At most this many pairs are blocked: each rule's pairs, counted as if no other rule
     had found them."""
     if not rules:
-        n = int(con.sql("SELECT count(*) FROM profiles").fetchall()[0][0])
+        n = db.count(con, "score pairs", "profiles")
         return n * (n - 1) // 2
     parts = []
     for i, columns in enumerate(rules):
@@ -357,8 +358,9 @@ def blocked_pairs_bound(con: Any, rules: list[tuple[str, ...]]) -> int:
             f'count(*) FILTER (WHERE "{lacking}" IS NULL) * count(*)'
         parts.append(f"SELECT {pairs} AS pairs FROM profiles WHERE block_{i} IS NOT NULL "
                      f"GROUP BY block_{i}")
-    return int(con.sql(f"SELECT coalesce(sum(pairs), 0) FROM "
-                       f"({' UNION ALL '.join(parts)})").fetchall()[0][0])
+    return int(db.value(con, "score pairs",
+                        f"SELECT coalesce(sum(pairs), 0) FROM "
+                          f"({' UNION ALL '.join(parts)})"))
 
 
 WEIGHT_DECIMALS = 9
@@ -376,8 +378,8 @@ def score_pairs(con: Any, linker: Linker, blocking: list[tuple[str, ...]],
     parts = max(1, math.ceil(math.sqrt(bound / settings.pairs_per_chunk)))
     run_stage(con, "score pairs", "CREATE TABLE IF NOT EXISTS scored_chunks "
                                   "(left_part INTEGER, right_part INTEGER, pairs BIGINT)")
-    done = {(a, b) for a, b in con.sql(
-        "SELECT left_part, right_part FROM scored_chunks").fetchall()}
+    done = {(a, b) for a, b in db.rows(con, "score pairs",
+                                       "SELECT left_part, right_part FROM scored_chunks")}
     if not done:  # a fresh start (or a stop before the first chunk was noted)
         run_stage(con, "score pairs", "DROP TABLE IF EXISTS scored_pairs")
     log.info("linkage: scoring at most %d blocked pairs in %d chunk(s)", bound, parts * parts)
@@ -397,22 +399,23 @@ def score_pairs(con: Any, linker: Linker, blocking: list[tuple[str, ...]],
                                 CAST(match_key AS INTEGER) AS blocking_rule,
                                 round(COLUMNS('^mw_'), {WEIGHT_DECIMALS})
                          FROM {relation}"""
-            exists = bool(con.sql("SELECT count(*) FROM duckdb_tables() "
-                                  "WHERE table_name = 'scored_pairs'").fetchall()[0][0])
+            exists = bool(db.value(con, "score pairs",
+                                   "SELECT count(*) FROM duckdb_tables() "
+                                     "WHERE table_name = 'scored_pairs'"))
             run_stage(con, "score pairs", "BEGIN TRANSACTION")
             try:
                 run_stage(con, "score pairs", f"INSERT INTO scored_pairs {select}" if exists
                           else f"CREATE TABLE scored_pairs AS {select}")
-                pairs = int(con.sql(f"SELECT count(*) FROM {relation}").fetchall()[0][0])
+                pairs = db.count(con, "score pairs", relation)
                 run_stage(con, "score pairs", f"INSERT INTO scored_chunks VALUES "
                                               f"({left}, {right}, {pairs})")
                 run_stage(con, "score pairs", "COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                run_stage(con, "score pairs", "ROLLBACK")
                 raise
             scorer.release(chunk)
             progress.advance(pairs=pairs)
-    return int(con.sql("SELECT count(*) FROM scored_pairs").fetchall()[0][0])
+    return db.count(con, "score pairs", "scored_pairs")
 
 
 def identity_frequencies_sql(column: str) -> str:
@@ -500,7 +503,8 @@ def block_keys(con: Any, rules: list[tuple[str, ...]], max_block: int) -> None:
                      "profiles_blocked, 0 AS profiles_in_capped_blocks, count(*) AS "
                      "largest_block FROM profiles")
         return
-    earlier = [r[0] for r in con.sql("SELECT column_name FROM (DESCRIBE profiles)").fetchall()
+    earlier = [r[0] for r in db.rows(con, "linkage model",
+                                     "SELECT column_name FROM (DESCRIBE profiles)")
                if r[0].startswith("block_")]  # a stopped run's keys are made again
     star = f"* EXCLUDE ({', '.join(earlier)})" if earlier else "*"
     create_table(con, "blocking keys", "profiles_keyed",
@@ -541,13 +545,14 @@ def cluster_profiles(con: Any, threshold: float, duplicate_free: tuple[str, ...]
     """Table ``profile_cluster``: each profile's person, by ``linkage.cluster`` (accepted
     links in descending probability, none joining two records of a duplicate-free source)."""
     bit_sql = _free_source_bit_sql(duplicate_free)
-    n_nodes = int(con.sql("SELECT coalesce(max(unique_id), 0) + 1 FROM profiles")
-                  .fetchall()[0][0])
+    n_nodes = int(db.value(con, "persons",
+                           "SELECT coalesce(max(unique_id), 0) + 1 FROM profiles"))
     source_bits = np.zeros(n_nodes, dtype=np.int64)
-    nodes = con.sql(f"SELECT unique_id, {bit_sql} AS bits FROM profiles").fetchnumpy()
+    nodes = db.arrays(con, "persons", f"SELECT unique_id, {bit_sql} AS bits FROM profiles")
     source_bits[nodes["unique_id"]] = nodes["bits"]
-    links = con.sql(f"SELECT unique_id_l, unique_id_r, match_probability FROM scored_pairs "
-                    f"WHERE match_probability >= {float(threshold)!r}").fetchnumpy()
+    links = db.arrays(con, "persons",
+                      f"SELECT unique_id_l, unique_id_r, match_probability FROM scored_pairs "
+                       f"WHERE match_probability >= {float(threshold)!r}")
     result = one_to_one_clusters(n_nodes, links["unique_id_l"], links["unique_id_r"],
                                  links["match_probability"], source_bits)
     clusters = pd.DataFrame({"unique_id": nodes["unique_id"],
@@ -657,11 +662,11 @@ def person_prior(con: Any) -> float:
     by EM (``linkage.priors.fit_prior``) over every join the clustering made and every two
     persons it left apart, out of all the joins and all pairs of persons, with each group
     pair's evidence fixed (``person_evidence``)."""
-    joins = con.sql("SELECT mean_evidence FROM join_evidence").fetchnumpy()["mean_evidence"]
-    apart = con.sql("SELECT mean_evidence FROM apart_evidence WHERE NOT two_persons"
-                    ).fetchnumpy()["mean_evidence"]
-    persons = int(con.sql("SELECT count(DISTINCT cluster) FROM profile_cluster")
-                  .fetchall()[0][0])
+    joins = db.arrays(con, "persons", "SELECT mean_evidence FROM join_evidence")["mean_evidence"]
+    apart = db.arrays(con, "persons", "SELECT mean_evidence FROM apart_evidence "
+                                      "WHERE NOT two_persons")["mean_evidence"]
+    persons = int(db.value(con, "persons",
+                           "SELECT count(DISTINCT cluster) FROM profile_cluster"))
     evidence = np.concatenate([np.asarray(joins, float), np.asarray(apart, float)])
     group_pairs = len(joins) + persons * (persons - 1) / 2
     start = len(joins) / group_pairs if group_pairs else 0.5
@@ -700,12 +705,13 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
     ``join_event``: for a pair within a person, the join that united its two groups.
     ``prior`` (two groups are one person) is fitted when not given.
     """
-    within = con.sql("""
+    within = db.arrays(con, "persons",
+                       """
         SELECT unique_id_l, unique_id_r, one_to_one_weight - prior_bits AS evidence
         FROM pair_decisions
-        WHERE decision <> 'apart' AND NOT known_two_persons""").fetchnumpy()
-    n_nodes = int(con.sql("SELECT coalesce(max(unique_id), 0) + 1 FROM profiles")
-                  .fetchall()[0][0])
+        WHERE decision <> 'apart' AND NOT known_two_persons""")
+    n_nodes = int(db.value(con, "persons",
+                           "SELECT coalesce(max(unique_id), 0) + 1 FROM profiles"))
     events = join_events(n_nodes, clustered, within["unique_id_l"], within["unique_id_r"])
     con.register("joined_pairs_df", pd.DataFrame({
         "join_event": events, "evidence": within["evidence"]}))
@@ -786,7 +792,7 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
         JOIN odds_sums AS a ON a.cluster = o.cluster_a
         JOIN odds_sums AS b ON b.cluster = o.cluster_b""")
     for table in ("join_evidence", "apart_evidence"):
-        con.execute(f"DROP TABLE {table}")
+        run_stage(con, "persons", f"DROP TABLE {table}")
     # every scored pair between two groups of records shares their one truth: it takes the
     # probability that they are one person (pairs apart) or that the join uniting them was
     # right (pairs within a person), for the error estimates in pairs
@@ -808,8 +814,9 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
           ON pj.unique_id_l = d.unique_id_l AND pj.unique_id_r = d.unique_id_r
         LEFT JOIN person_joins AS j ON j.join_event = pj.join_event""")
     con.unregister("pair_join_df")
-    con.execute("DROP TABLE pair_decisions")
-    con.execute("ALTER TABLE pair_decisions_persons RENAME TO pair_decisions")
+    run_stage(con, "persons", "DROP TABLE pair_decisions")
+    run_stage(con, "persons",
+              "ALTER TABLE pair_decisions_persons RENAME TO pair_decisions")
 
 
 def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
@@ -822,7 +829,7 @@ def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
 
     def profile_step() -> dict[str, int]:
         create_table(con, "identity records", "identity_records", identity_records_sql(typed))
-        records = int(con.sql("SELECT count(*) FROM identity_records").fetchall()[0][0])
+        records = db.count(con, "linkage", "identity_records")
         standardise_names(con)
         return {"records": records, "profiles": build_profiles(con, settings.duplicate_free)}
 
@@ -830,7 +837,7 @@ def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
     records, profiles = counts["records"], counts["profiles"]
     log.info("linkage: %d records in %d identity profiles", records, profiles)
     _, model_json = train_and_score(con, settings, steps, scorer)
-    scored = int(con.sql("SELECT count(*) FROM scored_pairs").fetchall()[0][0])
+    scored = db.count(con, "linkage", "scored_pairs")
     log.info("linkage: %d scored pairs (%.0f s)", scored, time.perf_counter() - started)
 
     def person_step() -> bool:
@@ -842,9 +849,10 @@ def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
     steps.run("persons", person_step)
     if model_path is not None:
         model_path.write_text(json.dumps(model_json, indent=1))
-    links = int(con.sql(f"SELECT count(*) FROM scored_pairs WHERE match_probability >= "
-                        f"{settings.threshold!r}").fetchall()[0][0])
-    persons = int(con.sql("SELECT count(*) FROM persons").fetchall()[0][0])
+    links = int(db.value(con, "linkage",
+                         f"SELECT count(*) FROM scored_pairs WHERE match_probability >= "
+                           f"{settings.threshold!r}"))
+    persons = db.count(con, "linkage", "persons")
     log.info("linkage: %d links at p >= %.2f, %d persons", links, settings.threshold, persons)
     return LinkageResult(records, profiles, scored, links, persons, model_json,
                          time.perf_counter() - started)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.model import UNDATED  # a side of the pair without birth year
+from schemas import sql as db
 from schemas.sql import create_table, run_stage
 
 log = logging.getLogger("miglink")
@@ -81,17 +82,18 @@ def source_pair_priors(con: Any, prior: float) -> pd.DataFrame:
     it (each pair keeps its prior in bits, ``prior_bits``), and keep the priors in table
     ``source_pair_priors``."""
     shift = float(logit2(prior))
-    histogram = con.sql(f"""
+    histogram = db.frame(con, "linkage priors",
+                         f"""
         SELECT least(l.source, r.source) AS source_a, greatest(l.source, r.source) AS source_b,
                {UNDATED} AS undated,
                round(s.match_weight - {shift!r}, 2) AS evidence, count(*) AS n
         FROM scored_pairs AS s
         JOIN profiles AS l ON l.unique_id = s.unique_id_l
         JOIN profiles AS r ON r.unique_id = s.unique_id_r
-        GROUP BY ALL ORDER BY ALL""").df()  # a fixed order: the same sums to the last bit
-    sizes = {(source, dated): n for source, dated, n in con.sql(
-        "SELECT source, birth_year_any IS NOT NULL, count(*) FROM profiles GROUP BY ALL"
-    ).fetchall()}
+        GROUP BY ALL ORDER BY ALL""")  # a fixed order: the same sums to the last bit
+    sizes = {(source, dated): n for source, dated, n in db.rows(
+        con, "linkage priors",
+        "SELECT source, birth_year_any IS NOT NULL, count(*) FROM profiles GROUP BY ALL")}
     rows = []
     for (a, b, undated), group in histogram.groupby(["source_a", "source_b", "undated"],
                                                     sort=True):

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.dependence import base_label, non_null_levels
+from schemas import sql as db
 from schemas.errors import ConfigError, SchemaError, Violation
 
 BANDS = (0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 1.000001)
@@ -50,19 +51,21 @@ def _band_label(i: int) -> str:
 
 def sample_pairs(con: Any, size: int, seed: int) -> tuple[pd.DataFrame, list[dict]]:
     """A stratified sample of scored pairs: equal numbers per probability band."""
-    design = con.sql(f"""
+    design = db.frame(con, "review",
+                      f"""
         SELECT {_band_sql()} AS band, count(*) AS pairs,
                count(*) FILTER (WHERE decision = 'link') AS links,
                count(*) FILTER (WHERE decision = 'apart') AS apart
-        FROM pair_decisions WHERE NOT known_two_persons GROUP BY ALL ORDER BY band""").df()
+        FROM pair_decisions WHERE NOT known_two_persons GROUP BY ALL ORDER BY band""")
     if design.empty:
         raise ConfigError("the run scored no pairs: nothing to review")
     per_band = max(1, math.ceil(size / len(design)))
-    weights = [r[0] for r in con.sql("SELECT column_name FROM (DESCRIBE scored_pairs) "
-                                     "WHERE column_name LIKE 'mw\\_%' ESCAPE '\\'"
-                                     ).fetchall()]
+    weights = [r[0] for r in db.rows(con, "review",
+                                     "SELECT column_name FROM (DESCRIBE scored_pairs) "
+                                        "WHERE column_name LIKE 'mw\\_%' ESCAPE '\\'")]
     weight_cols = "".join(f', s."{w}"' for w in weights)
-    sample = con.sql(f"""
+    sample = db.frame(con, "review",
+                      f"""
         WITH banded AS (
             SELECT d.*, {_band_sql()} AS band,
                    row_number() OVER (PARTITION BY {_band_sql()}
@@ -80,8 +83,9 @@ def sample_pairs(con: Any, size: int, seed: int) -> tuple[pd.DataFrame, list[dic
         JOIN scored_pairs AS s ON s.unique_id_l = b.unique_id_l
                               AND s.unique_id_r = b.unique_id_r
         WHERE b.draw <= {per_band}
-        ORDER BY b.band, b.match_probability""").df()
-    ids = con.sql("SELECT * FROM identity_records").df().set_index(["source", "record_id"])
+        ORDER BY b.band, b.match_probability""")
+    ids = db.frame(con, "review", "SELECT * FROM identity_records") \
+        .set_index(["source", "record_id"])
     for side in ("l", "r"):
         keys = list(zip(sample[f"source_{side}"], sample[f"record_id_{side}"], strict=True))
         rows = ids.loc[keys]

@@ -21,7 +21,9 @@ import duckdb
 from linkage.evaluate import exact_persons, links_pairwise, persons_pairwise, prf
 from pipelines.quality import JOIN_KIND_SQL
 from pipelines.rules import RULES
+from schemas import sql as db
 from schemas.errors import ConfigError
+from schemas.sql import run_stage
 
 TOLERANCE_DAYS = 62
 
@@ -44,9 +46,12 @@ def evaluate(out: Path, truth: Path, tolerance_days: int = TOLERANCE_DAYS) -> di
     run = json.loads((out / "run_config.json").read_text())
     window_start, as_of = run["window_start"], run["as_of"]
     con = duckdb.connect()
-    con.execute(f"CREATE TABLE person_records AS SELECT * FROM '{out / 'person_records.parquet'}'")
-    con.execute(f"CREATE TABLE links AS SELECT * FROM '{out / 'links.parquet'}'")
-    con.execute("CREATE TABLE truth_record_person AS SELECT CAST(source AS VARCHAR) AS "
+    run_stage(con, "evaluate",
+              f"CREATE TABLE person_records AS SELECT * FROM '{out / 'person_records.parquet'}'")
+    run_stage(con, "evaluate",
+              f"CREATE TABLE links AS SELECT * FROM '{out / 'links.parquet'}'")
+    run_stage(con, "evaluate",
+              "CREATE TABLE truth_record_person AS SELECT CAST(source AS VARCHAR) AS "
                 "source, CAST(record_id AS VARCHAR) AS record_id, "
                 f"CAST(true_person_id AS VARCHAR) AS true_person_id "
                 f"FROM '{truth / 'record_person.parquet'}'")
@@ -56,18 +61,21 @@ def evaluate(out: Path, truth: Path, tolerance_days: int = TOLERANCE_DAYS) -> di
         "links": links_pairwise(con, threshold=threshold),
         "window": {"start": window_start, "as_of": as_of, "tolerance_days": tolerance_days},
     }
-    con.execute("""CREATE TABLE person_truth AS
+    run_stage(con, "evaluate",
+              """CREATE TABLE person_truth AS
         SELECT person_id, arg_max(true_person_id, n) AS true_person_id FROM (
             SELECT p.person_id, t.true_person_id, count(*) AS n
             FROM person_records AS p JOIN truth_record_person AS t USING (source, record_id)
             GROUP BY ALL) GROUP BY person_id""")
-    con.execute(f"""CREATE TABLE predicted AS
+    run_stage(con, "evaluate",
+              f"""CREATE TABLE predicted AS
         SELECT row_number() OVER () AS eid, e.rule, e.event_type, e.event_date,
                m.true_person_id
         FROM '{out / 'migration_events.parquet'}' AS e
         LEFT JOIN person_truth AS m USING (person_id)
         WHERE e.status = 'confirmed'""")
-    con.execute(f"""CREATE TABLE actual AS
+    run_stage(con, "evaluate",
+              f"""CREATE TABLE actual AS
         SELECT row_number() OVER () AS eid, rule, event_type, CAST(event_date AS DATE)
                AS event_date, CAST(true_person_id AS VARCHAR) AS true_person_id
         FROM '{truth / 'events.parquet'}'
@@ -75,15 +83,18 @@ def evaluate(out: Path, truth: Path, tolerance_days: int = TOLERANCE_DAYS) -> di
           AND event_date <= DATE '{as_of}'""")
     events: dict[str, Any] = {}
     for rule in RULES:
-        pairs = con.sql(f"""
+        pairs = db.rows(con, "evaluate",
+                        f"""
             SELECT p.eid, a.eid, abs(date_diff('day', p.event_date, a.event_date))
             FROM predicted AS p JOIN actual AS a
               ON a.true_person_id = p.true_person_id AND a.rule = p.rule
              AND a.event_type = p.event_type
              AND abs(date_diff('day', p.event_date, a.event_date)) <= {int(tolerance_days)}
-            WHERE p.rule = '{rule}'""").fetchall()
-        n_pred = con.sql(f"SELECT count(*) FROM predicted WHERE rule = '{rule}'").fetchall()[0][0]
-        n_true = con.sql(f"SELECT count(*) FROM actual WHERE rule = '{rule}'").fetchall()[0][0]
+            WHERE p.rule = '{rule}'""")
+        n_pred = db.value(con, "evaluate",
+                          f"SELECT count(*) FROM predicted WHERE rule = '{rule}'")
+        n_true = db.value(con, "evaluate",
+                          f"SELECT count(*) FROM actual WHERE rule = '{rule}'")
         events[rule] = prf(_match_events(pairs), n_pred, n_true)
     result["events"] = events
     if (out / "migration_patterns.parquet").exists():
@@ -130,25 +141,30 @@ def _patterns(con: Any, out: Path, truth: Path, window_start: str, as_of: str
               ) -> dict[str, Any]:
     """Circular migrants (person level, mapped to true persons) and return immigrations in
     the window, against the same definitions applied to the true events."""
-    con.execute(f"""CREATE TABLE true_events AS
+    run_stage(con, "evaluate",
+              f"""CREATE TABLE true_events AS
         SELECT rule, event_type, CAST(event_date AS DATE) AS event_date,
                CAST(true_person_id AS VARCHAR) AS true_person_id
         FROM '{truth / 'events.parquet'}' WHERE status = 'confirmed'""")
-    con.execute(f"""CREATE TABLE true_born AS SELECT CAST(true_person_id AS VARCHAR) AS
+    run_stage(con, "evaluate",
+              f"""CREATE TABLE true_born AS SELECT CAST(true_person_id AS VARCHAR) AS
         true_person_id FROM '{truth / 'persons.parquet'}' WHERE born_in_country""")
     figures: dict[str, Any] = {}
     for rule in RULES:
-        predicted = {r[0] for r in con.sql(f"""
+        predicted = {r[0] for r in db.rows(con, "evaluate",
+                                           f"""
             SELECT DISTINCT m.true_person_id FROM '{out / 'migration_patterns.parquet'}' AS p
             JOIN person_truth AS m USING (person_id)
-            WHERE p.rule = '{rule}' AND p.circular_migrant""").fetchall()}
-        actual = {r[0] for r in con.sql(f"""
+            WHERE p.rule = '{rule}' AND p.circular_migrant""")}
+        actual = {r[0] for r in db.rows(con, "evaluate",
+                                        f"""
             SELECT DISTINCT true_person_id FROM (
                 SELECT true_person_id, count(*) OVER (
                     PARTITION BY true_person_id ORDER BY event_date
                     RANGE BETWEEN CURRENT ROW AND INTERVAL 3652 DAYS FOLLOWING) AS n
-                FROM true_events WHERE rule = '{rule}') WHERE n >= 3""").fetchall()}
-        returns = con.sql(f"""
+                FROM true_events WHERE rule = '{rule}') WHERE n >= 3""")}
+        returns = db.value(con, "evaluate",
+                           f"""
             WITH e AS (
                 SELECT *, count(*) FILTER (WHERE event_type = 'immigration') OVER (
                     PARTITION BY true_person_id ORDER BY event_date
@@ -157,7 +173,7 @@ def _patterns(con: Any, out: Path, truth: Path, window_start: str, as_of: str
             SELECT count(*) FROM e WHERE event_type = 'immigration'
               AND event_date BETWEEN DATE '{window_start}' AND DATE '{as_of}'
               AND (earlier > 0 OR true_person_id IN (SELECT true_person_id FROM true_born))
-            """).fetchall()[0][0]
+            """)
         figures[rule] = {
             "circular_migrants": prf(len(predicted & actual), len(predicted), len(actual)),
             "return_immigrations_in_window_true": int(returns),
@@ -171,8 +187,9 @@ def linkage_errors(con: Any, database: Path) -> dict[str, Any]:
 
     A profile's true person is the one most of its records belong to. Blocking recall: the
     share of truly matching profile pairs that some blocking rule put in one block."""
-    con.execute(f"ATTACH '{database}' AS run (READ_ONLY)")
-    con.execute("""CREATE TABLE profile_truth AS
+    run_stage(con, "evaluate", f"ATTACH '{database}' AS run (READ_ONLY)")
+    run_stage(con, "evaluate",
+              """CREATE TABLE profile_truth AS
         SELECT unique_id, mode(true_person_id ORDER BY true_person_id) AS true_person_id
         FROM run.record_profile JOIN truth_record_person USING (source, record_id)
         GROUP BY unique_id""")
@@ -185,20 +202,23 @@ def linkage_errors(con: Any, database: Path) -> dict[str, Any]:
         round(sum(person_match_probability) FILTER (WHERE decision = 'apart'
                                              AND NOT known_two_persons), 1)
             AS expected_missed_matches"""
-    con.execute("""CREATE TABLE decided AS
+    run_stage(con, "evaluate",
+              """CREATE TABLE decided AS
         SELECT d.*, l.true_person_id = r.true_person_id AS same
         FROM run.pair_decisions AS d
         JOIN profile_truth AS l ON l.unique_id = d.unique_id_l
         JOIN profile_truth AS r ON r.unique_id = d.unique_id_r""")
-    overall = con.sql(f"SELECT {figures} FROM decided").df().to_dict("records")[0]
-    by_pair = con.sql(f"""SELECT least(source_l, source_r) AS source_a,
+    overall = db.frame(con, "evaluate", f"SELECT {figures} FROM decided").to_dict("records")[0]
+    by_pair = db.frame(con, "evaluate",
+                       f"""SELECT least(source_l, source_r) AS source_a,
                                  greatest(source_l, source_r) AS source_b, {figures}
-                          FROM decided GROUP BY ALL ORDER BY ALL""").df()
-    true_pairs = con.sql("""SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (
-        SELECT count(*) AS n FROM profile_truth GROUP BY true_person_id)""").fetchall()[0][0]
-    blocked = con.sql("SELECT count(*) FROM decided WHERE same").fetchall()[0][0]
+                          FROM decided GROUP BY ALL ORDER BY ALL""")
+    true_pairs = db.value(con, "evaluate",
+                          """SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (
+        SELECT count(*) AS n FROM profile_truth GROUP BY true_person_id)""")
+    blocked = db.value(con, "evaluate", "SELECT count(*) FROM decided WHERE same")
     persons = _person_errors(con)
-    con.execute("DETACH run")
+    run_stage(con, "evaluate", "DETACH run")
     return {
         **{k: float(v) for k, v in overall.items()},
         "by_source_pair": json.loads(by_pair.to_json(orient="records")),
@@ -213,15 +233,18 @@ def _person_errors(con: Any) -> dict[str, Any]:
     records of k true persons needed k - 1 of them) and split persons (pairs of persons with
     scored pairs between them whose records belong mostly to one true person)."""
     if not {"person_joins", "persons_apart"} <= {
-            r[0] for r in con.sql("SELECT table_name FROM duckdb_tables() "
-                                  "WHERE database_name = 'run'").fetchall()}:
+            r[0] for r in db.rows(con, "evaluate",
+                                  "SELECT table_name FROM duckdb_tables() "
+                                     "WHERE database_name = 'run'")}:
         return {}  # a run from before these tables
-    con.execute("""CREATE TABLE cluster_truth AS
+    run_stage(con, "evaluate",
+              """CREATE TABLE cluster_truth AS
         SELECT c.cluster, mode(t.true_person_id ORDER BY t.true_person_id) AS true_person_id,
                count(DISTINCT t.true_person_id) AS true_persons
         FROM run.profile_cluster AS c JOIN profile_truth AS t USING (unique_id)
         GROUP BY c.cluster""")
-    row = con.sql("""SELECT
+    row = db.rows(con, "evaluate",
+                  """SELECT
         (SELECT sum(true_persons - 1) FROM cluster_truth) AS false_joins,
         (SELECT round(sum(false_join_probability), 3) FROM run.person_joins)
             AS expected_false_joins,
@@ -230,16 +253,17 @@ def _person_errors(con: Any) -> dict[str, Any]:
          JOIN cluster_truth AS b ON b.cluster = p.cluster_b
          WHERE a.true_person_id = b.true_person_id) AS split_persons,
         (SELECT round(sum(same_person_probability), 3) FROM run.persons_apart)
-            AS expected_split_persons""").fetchall()[0]
+            AS expected_split_persons""")[0]
     keys = ("false_joins", "expected_false_joins", "split_persons", "expected_split_persons")
     figures: dict[str, Any] = {k: float(v or 0) for k, v in zip(keys, row, strict=True)}
     # the same by kind of join: a profile taken into a group, or two groups of profiles (each
     # already held two or more) made one; a join is false when most pairs it united are
     # non-matches, and its links are false with it
-    if con.sql("""SELECT count(*) FROM duckdb_columns() WHERE database_name = 'run'
+    if db.value(con, "evaluate",
+                """SELECT count(*) FROM duckdb_columns() WHERE database_name = 'run'
                   AND table_name = 'person_joins' AND column_name = 'smaller_group_profiles'
-               """).fetchall()[0][0]:
-        by_kind = con.sql(f"""
+               """):
+        figures["errors_by_join_kind"] = db.records(con, "evaluate", f"""
             WITH truth AS (
                 SELECT join_event, avg(CASE WHEN same THEN 0.0 ELSE 1.0 END) AS false_share,
                        count(*) FILTER (WHERE decision = 'link') AS links,
@@ -255,8 +279,6 @@ def _person_errors(con: Any) -> dict[str, Any]:
                    round(sum(j.false_join_probability * t.links), 1) AS expected_false_links
             FROM run.person_joins AS j JOIN truth AS t USING (join_event)
             GROUP BY ALL ORDER BY ALL""")
-        figures["errors_by_join_kind"] = [dict(zip(by_kind.columns, row, strict=True))
-                                          for row in by_kind.fetchall()]
     return figures
 
 
@@ -271,7 +293,8 @@ def _register_over_coverage(con: Any, out: Path, truth: Path, as_of: str
         return None
     estimate = (json.loads(quality_path.read_text()).get("register_coverage") or {}).get(
         "over_coverage_rate")
-    row = con.sql(f"""
+    row = db.rows(con, "evaluate",
+                  f"""
         WITH registered AS (
             SELECT DISTINCT t.true_person_id FROM '{register}' AS r
             JOIN truth_record_person AS t
@@ -285,7 +308,7 @@ def _register_over_coverage(con: Any, out: Path, truth: Path, as_of: str
               AND (departure_date IS NULL OR departure_date > DATE '{as_of}'))
         SELECT count(*), count(*) FILTER (WHERE true_person_id NOT IN
                                           (SELECT true_person_id FROM present))
-        FROM registered""").fetchall()[0]
+        FROM registered""")[0]
     true_rate = row[1] / row[0] if row[0] else None
     return {"registered_persons": row[0], "true_over_coverage_rate": true_rate,
             "estimated_over_coverage_rate": estimate,
@@ -298,7 +321,8 @@ def _annual_flows(con: Any, window_start: str, as_of: str) -> dict[str, Any]:
     last_year = last_complete.year - 1 if (last_complete.month, last_complete.day) != (12, 31) \
         else last_complete.year
     first_year = dt.date.fromisoformat(window_start).year
-    rows = con.sql(f"""
+    rows = db.rows(con, "evaluate",
+                   f"""
         WITH p AS (SELECT rule, year(event_date) AS year, event_type, count(*) AS n
                    FROM predicted GROUP BY ALL),
              a AS (SELECT rule, year(event_date) AS year, event_type, count(*) AS n
@@ -306,7 +330,7 @@ def _annual_flows(con: Any, window_start: str, as_of: str) -> dict[str, Any]:
         SELECT a.rule, a.year, a.event_type, coalesce(p.n, 0) AS predicted, a.n AS actual
         FROM a LEFT JOIN p USING (rule, year, event_type)
         WHERE a.year BETWEEN {first_year} AND {last_year}
-        ORDER BY ALL""").fetchall()
+        ORDER BY ALL""")
     table = [{"rule": r, "year": y, "event_type": t, "predicted": p, "actual": a,
               "relative_error": (p - a) / a if a else None} for r, y, t, p, a in rows]
     summary = {}
@@ -323,9 +347,9 @@ def _flow_interval_coverage(con: Any, intervals: list[dict[str, Any]], years: li
     """How often the run's 90% flow intervals held the true count of confirmed events, per
     rule, year and event type over the complete years, and how far the expected counts
     were off (mean absolute relative error per rule)."""
-    truth = {(r, y, t): n for r, y, t, n in con.sql("""
-        SELECT rule, year(event_date), event_type, count(*) FROM actual GROUP BY ALL"""
-                                                  ).fetchall()}
+    truth = {(r, y, t): n for r, y, t, n in db.rows(con, "evaluate",
+                                                    """
+        SELECT rule, year(event_date), event_type, count(*) FROM actual GROUP BY ALL""")}
     cells = []
     for row in intervals:
         if years[0] <= row["year"] <= years[1]:
@@ -348,7 +372,8 @@ def _register_only_flows(con: Any, truth: Path, years: list[int]) -> dict[str, A
     register = truth.parent / "population_register.parquet"
     if not register.exists():
         return None
-    rows = con.sql(f"""
+    rows = db.rows(con, "evaluate",
+                   f"""
         WITH r AS (
             SELECT year(registration_date) AS year, 'immigration' AS event_type, count(*) AS n
             FROM '{register}' WHERE previous_residence_country IS NOT NULL GROUP BY ALL
@@ -359,7 +384,7 @@ def _register_only_flows(con: Any, truth: Path, years: list[int]) -> dict[str, A
               FROM actual GROUP BY ALL)
         SELECT a.rule, a.year, a.event_type, coalesce(r.n, 0), a.n
         FROM a LEFT JOIN r USING (year, event_type)
-        WHERE a.year BETWEEN {int(years[0])} AND {int(years[1])} ORDER BY ALL""").fetchall()
+        WHERE a.year BETWEEN {int(years[0])} AND {int(years[1])} ORDER BY ALL""")
     summary = {}
     for rule in RULES:
         errors = [abs(p - n) / n for r, _y, _t, p, n in rows if r == rule and n]

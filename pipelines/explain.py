@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from schemas import sql as db
 from schemas.errors import ConfigError
 from schemas.sql import from_day_number
 
@@ -36,7 +37,7 @@ def explain(out: Path, person_id: str) -> str:
 
 
 def _rows(con: Any, sql: str, person_id: str) -> list[tuple]:
-    return con.execute(sql, [person_id]).fetchall()
+    return db.rows(con, "explain", sql, [person_id])
 
 
 def _explain(con: Any, person_id: str) -> str:
@@ -76,7 +77,7 @@ def _explain(con: Any, person_id: str) -> str:
         lines.append(f"  {_date(arrival)} .. {_date(departure)}  ({length})")
 
     lines.append("\nevents:")
-    events = con.execute("""
+    events = db.rows(con, "explain", """
         SELECT e.rule, e.event_type, e.event_day, e.status,
                string_agg(DISTINCT p.source, ', ' ORDER BY p.source) AS support
         FROM events_days AS e
@@ -84,7 +85,7 @@ def _explain(con: Any, person_id: str) -> str:
                    UNION ALL SELECT person_id, day, kind FROM evidence_break) AS p
           ON p.person_id = e.person_id AND abs(p.day - e.event_day) <= ?
         WHERE e.person_id = ?
-        GROUP BY ALL ORDER BY e.rule, e.event_day""", [SUPPORT_DAYS, person_id]).fetchall()
+        GROUP BY ALL ORDER BY e.rule, e.event_day""", [SUPPORT_DAYS, person_id])
     if not events:
         lines.append("  none")
     for rule, kind, day, status, support in events:

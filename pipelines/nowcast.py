@@ -26,7 +26,8 @@ from typing import Any
 from pipelines import presence as presence_stage
 from pipelines.config import RunConfig
 from pipelines.rules import create_events
-from schemas.sql import create_table, from_day_number, render
+from schemas import sql as db
+from schemas.sql import create_table, from_day_number, render, run_stage
 
 COHORTS = 4           # earlier as-of dates whose provisional events teach the probabilities
 COHORT_SPACING = 61   # days between them
@@ -149,7 +150,7 @@ def build_cohorts(con: Any, config: RunConfig, country: str, reference: str, ref
     for k in range(COHORTS):   # the earlier as-of dates' working tables
         for table in (f"presence_{name}_{k}", f"observed_{name}_{k}", f"events_{name}_{k}",
                       f"events_{name}_{k}_vetoed"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+            run_stage(con, "nowcast", f"DROP TABLE IF EXISTS {table}")
     return f"cohorts_{name}", f"unseen_{name}"
 
 
@@ -207,7 +208,8 @@ def backtest(con: Any, config: RunConfig, country: str, as_of: int, sol_start: i
     events_then = events_as_of(con, config, country, then, "backtest")
     cohorts = build_cohorts(con, config, country, events_then, then, sol_start, "backtest")
     expected = probabilities(con, cohorts, events_then, then, tw, "backtest")
-    rows = con.sql(f"""
+    rows = db.rows(con, "nowcast",
+                   f"""
         WITH later AS (SELECT rule, event_type, count(*) AS confirmed_later
                        FROM events_days WHERE status = 'confirmed'
                          AND event_day > {then - tw} AND event_day <= {then} GROUP BY ALL)
@@ -216,8 +218,8 @@ def backtest(con: Any, config: RunConfig, country: str, as_of: int, sol_start: i
                count(*) FILTER (WHERE e.probability < 1) AS provisional_then,
                sum(e.expected_weight) AS expected_then, l.confirmed_later
         FROM {expected} AS e LEFT JOIN later AS l USING (rule, event_type)
-        GROUP BY e.rule, e.event_type, l.confirmed_later ORDER BY ALL""").fetchall()
-    cohort_size = con.sql(f"SELECT count(*) FROM {cohorts[0]}").fetchall()[0][0]
+        GROUP BY e.rule, e.event_type, l.confirmed_later ORDER BY ALL""")
+    cohort_size = db.value(con, "nowcast", f"SELECT count(*) FROM {cohorts[0]}")
     table = []
     for rule, event_type, confirmed, provisional, expected, later in rows:
         later = later or 0

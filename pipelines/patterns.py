@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas import sql as db
 from schemas.sql import create_table, render
 
 TEMPORARY_MIN_DAYS = 90
@@ -79,23 +80,26 @@ def pattern_summary(con: Any, window_start: int, as_of: int, tm: int
                     ) -> dict[str, Any]:
     """Counts per rule: return immigrations and temporary stays by year (in the window),
     circular migrants."""
-    returns = con.sql(f"""
+    returns = db.frame(con, "events",
+                       f"""
         SELECT rule, year(DATE '1970-01-01' + CAST(event_day AS INTEGER)) AS year,
                count(*) FILTER (WHERE return_migration) AS return_immigrations,
                count(*) AS immigrations
         FROM confirmed_migrations WHERE event_type = 'immigration'
           AND event_day BETWEEN {window_start} AND {as_of}
-        GROUP BY ALL ORDER BY ALL""").df()
-    temporary = con.sql(f"""
+        GROUP BY ALL ORDER BY ALL""")
+    temporary = db.frame(con, "events",
+                         f"""
         SELECT year(DATE '1970-01-01' + CAST(arrival AS INTEGER)) AS year,
                count(*) AS temporary_stays
         FROM presence WHERE departure IS NOT NULL
           AND departure - arrival >= {TEMPORARY_MIN_DAYS} AND departure - arrival < {tm}
           AND arrival BETWEEN {window_start} AND {as_of}
-        GROUP BY ALL ORDER BY ALL""").df()
-    circular = con.sql("""SELECT rule, count(*) AS circular_migrants
+        GROUP BY ALL ORDER BY ALL""")
+    circular = db.frame(con, "events",
+                        """SELECT rule, count(*) AS circular_migrants
                           FROM migration_patterns WHERE circular_migrant
-                          GROUP BY rule ORDER BY rule""").df()
+                          GROUP BY rule ORDER BY rule""")
     return {"return_immigrations_by_year": returns.to_dict("records"),
             "temporary_stays_by_year_of_arrival": temporary.to_dict("records"),
             "circular_migrants": circular.to_dict("records")}

@@ -13,12 +13,13 @@ import numpy as np
 
 from pipelines import presence_evidence as ev
 from pipelines import presence_model as pm
+from schemas import sql as db
 
 BEYOND = 10**7  # a week after any grid
 
 
 def _fetch(con: Any, sql: str) -> dict[str, np.ndarray]:
-    return con.sql(sql).fetchnumpy()
+    return db.arrays(con, "presence", sql)
 
 
 def make_grid(con: Any, g0: int, as_of: int,
@@ -28,9 +29,10 @@ def make_grid(con: Any, g0: int, as_of: int,
     day ``observed_from`` gives for the channel (a source known to start then)."""
     step = pm.STEP_DAYS
     weeks = (as_of - g0) // step + 1
-    span = {channel: (g0 + step * first, g0 + step * last + step - 1) for channel, first, last in con.sql(
-        "SELECT channel, min(week), max(week) FROM presence_count GROUP BY channel"
-    ).fetchall()}
+    span = {channel: (g0 + step * first, g0 + step * last + step - 1)
+            for channel, first, last in db.rows(
+                con, "presence",
+                "SELECT channel, min(week), max(week) FROM presence_count GROUP BY channel")}
     for channel, day in (observed_from or {}).items():
         span[channel] = (day, as_of)
     starts = g0 + step * np.arange(weeks)
@@ -56,22 +58,23 @@ def make_grid(con: Any, g0: int, as_of: int,
 
 def _census_weeks(con: Any, weeks: int) -> np.ndarray:
     """One week per census round (calendar year): the week most of its records fall in."""
-    rows = con.sql(f"""
+    rows = db.rows(con, "presence",
+                   f"""
         SELECT week FROM (
             SELECT week, sum(n) AS records,
                    row_number() OVER (PARTITION BY CAST(floor(week * {pm.STEP_DAYS} / 365.25)
                                                        AS INTEGER)
                                       ORDER BY sum(n) DESC, week) AS rank
             FROM presence_count WHERE channel = {ev.CENSUS} GROUP BY week)
-        WHERE rank = 1 ORDER BY week""").fetchall()
+        WHERE rank = 1 ORDER BY week""")
     return np.array([w for (w,) in rows if 0 <= w < weeks], dtype=np.int64)
 
 
 def person_ranges(con: Any) -> list[tuple[int, int, int]]:
     """(group, first index, end index) of each group of persons."""
-    return [(int(g), int(lo), int(hi) + 1) for g, lo, hi in con.sql(
-        "SELECT person_group, min(person_idx), max(person_idx) FROM presence_person "
-        "GROUP BY person_group ORDER BY person_group").fetchall()]
+    return [(int(g), int(lo), int(hi) + 1) for g, lo, hi in db.rows(
+        con, "presence", "SELECT person_group, min(person_idx), max(person_idx) "
+                         "FROM presence_person GROUP BY person_group ORDER BY person_group")]
 
 
 def chunks(ranges: list[tuple[int, int, int]], size: int,

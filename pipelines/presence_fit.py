@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 from pipelines import presence_data as pdata
 from pipelines import presence_evidence as ev
 from pipelines import presence_model as pm
-from schemas.sql import create_table, render
+from schemas.sql import create_table, render, run_stage
 
 log = logging.getLogger("miglink")
 
@@ -123,7 +123,8 @@ def _write_runs(con: Any, table: str, runs: list[dict[str, np.ndarray]],
                      np.zeros(0, dtype=t) for k, t in columns.items()})
     con.register("presence_weeks_arrow", data)
     sample = ", sample" if with_sample else ", 0 AS sample"
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT person_idx, start_week, "
+    run_stage(con, "presence",
+              f"CREATE OR REPLACE TABLE {table} AS SELECT person_idx, start_week, "
                 f"CASE WHEN open THEN NULL ELSE end_week END AS end_week{sample} "
                 "FROM presence_weeks_arrow")
     con.unregister("presence_weeks_arrow")
@@ -198,13 +199,15 @@ def decode(con: Any, grid: pm.Grid, params: pm.ModelParameters, settings: Presen
                        ("presence_doubted", [d.doubted for d in done])):
         con.register("presence_idx_arrow", pa.table(
             {"person_idx": np.concatenate(ids) if ids else np.zeros(0, np.int64)}))
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS "
+        run_stage(con, "presence",
+                  f"CREATE OR REPLACE TABLE {table} AS "
                     "SELECT person_idx, 0 AS sample FROM presence_idx_arrow")
         con.unregister("presence_idx_arrow")
-    con.execute("CREATE OR REPLACE TABLE presence_paths_sampled AS SELECT d.person_idx, "
+    run_stage(con, "presence",
+              "CREATE OR REPLACE TABLE presence_paths_sampled AS SELECT d.person_idx, "
                 "CAST(s.sample AS BIGINT) AS sample FROM presence_doubted AS d "
                 f"CROSS JOIN range({settings.samples}) AS s(sample)")
-    con.execute("DROP TABLE presence_doubted")
+    run_stage(con, "presence", "DROP TABLE presence_doubted")
     return {"persons": sum(d.persons for d in done),
             "uncertain_persons": int(sum(d.doubted.size for d in done)),
             "held_out_persons": int(sum(d.held.size for d in done))}
@@ -400,7 +403,7 @@ def build_presence(con: Any, typed: dict[str, str], country: str, as_of: int, g0
             adjoin_days=ev.RENEWAL_DAYS, step=pm.STEP_DAYS,
             half=pm.STEP_DAYS // 2))
         if name:
-            con.execute(f"DROP TABLE presence_weeks{suffix}")
+            run_stage(con, "presence", f"DROP TABLE presence_weeks{suffix}")
     create_table(con, "presence", "presence_sampled", render(
         _DATED_STAYS, g0=g0, as_of=as_of, weeks_table="presence_weeks_sampled",
         paths_table="presence_paths_sampled", crossing_table="presence_crossing",

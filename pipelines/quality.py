@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from schemas import sql as db
 from schemas.sql import from_day_number
 
 # the kind of a join in ``person_joins`` (alias j): a profile taken into a group, or two
@@ -20,7 +21,7 @@ JOIN_KIND_SQL = ("CASE WHEN j.smaller_group_profiles = 1 THEN 'profile into a gr
 
 
 def _rows(con: Any, sql: str) -> list[dict[str, Any]]:
-    frame = con.sql(sql).df()
+    frame = db.frame(con, "quality", sql)
     return [
         {k: (None if isinstance(v, float) and math.isnan(v) else
              v.isoformat() if isinstance(v, dt.date) else
@@ -30,7 +31,7 @@ def _rows(con: Any, sql: str) -> list[dict[str, Any]]:
 
 
 def _one(con: Any, sql: str) -> Any:
-    value = con.sql(sql).fetchall()[0][0]
+    value = db.value(con, "quality", sql)
     return value.item() if hasattr(value, "item") else value
 
 
@@ -190,7 +191,8 @@ def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
     None without scored pairs of known two persons near a link (no duplicate-free source,
     or a threshold at even odds or below).
     """
-    rows = con.sql(f"""
+    rows = db.arrays(con, "quality",
+                     f"""
         WITH apart AS (
             SELECT least(cl.cluster, cr.cluster) AS cluster_a,
                    greatest(cl.cluster, cr.cluster) AS cluster_b,
@@ -210,7 +212,7 @@ def two_persons_control(con: Any, threshold: float, model: dict[str, Any],
                coalesce(p.model_same_person_probability, 0) AS model_probability,
                a.comparable, a.near, a.refused
         FROM persons_apart AS p JOIN apart AS a USING (cluster_a, cluster_b)
-        ORDER BY p.cluster_a, p.cluster_b""").fetchnumpy()
+        ORDER BY p.cluster_a, p.cluster_b""")
     two = np.asarray(rows["two_persons"], dtype=bool)
     near = np.asarray(rows["near"], dtype=float)
     refused = np.asarray(rows["refused"], dtype=float)
@@ -267,7 +269,7 @@ def _false_links_interval(lumps: np.ndarray, ratio: float, level: float, draws: 
 
 
 def _group_columns(con: Any, sql: str) -> tuple[np.ndarray, np.ndarray]:
-    rows = con.sql(sql).fetchnumpy()
+    rows = db.arrays(con, "quality", sql)
     sizes, probabilities = rows.values()
     return np.asarray(sizes, dtype=np.int64), np.asarray(probabilities, dtype=float)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from schemas import sql as db
 from schemas.sql import create_table, identifier, render, run_stage
 
 Rule = Literal["continuous_12", "12_of_16"]
@@ -242,7 +243,7 @@ def create_events(con: Any, table: str, rules: tuple[Rule, ...], params: RulePar
             rules, params, presence_table, observed_table, vetoed_table=vetoed))
         run_stage(con, "rules", f"INSERT INTO {identifier(vetoed)} " + render(
             _FIRST_TOO_SOON, events_table=table, ts=params.ts))
-        n_vetoed = con.sql(f"SELECT count(*) FROM {identifier(vetoed)}").fetchall()[0][0]
+        n_vetoed = db.value(con, "events", f"SELECT count(*) FROM {identifier(vetoed)}")
         if n_vetoed == vetoed_so_far:  # nothing new: the events stand
             return
         vetoed_so_far = n_vetoed

@@ -27,9 +27,10 @@ from pipelines.config import RunConfig
 from pipelines.presence_model import ModelParameters
 from pipelines.report import render_report
 from schemas import engine
+from schemas import sql as db
 from schemas.errors import ConfigError, MiglinkError, exit_code, resource_error
 from schemas.progress import peak_memory_mb
-from schemas.sql import day_number
+from schemas.sql import day_number, run_stage
 from schemas.steps import Steps
 from schemas.validation import discover_sources, load_and_validate
 
@@ -85,8 +86,9 @@ def resolve_country(config: RunConfig, data_dir: Path, con: Any = None,
         return marker.read_text().strip()
     for source in ("population_register", "census"):
         if con is not None and typed and source in typed:
-            row = con.sql(f"SELECT mode(citizenship ORDER BY citizenship), count(citizenship) "
-                          f"FROM {typed[source]}").fetchall()[0]
+            row = db.rows(con, "validate",
+                          f"SELECT mode(citizenship ORDER BY citizenship), count(citizenship) "
+                             f"FROM {typed[source]}")[0]
             if row[0]:
                 log.warning("no country given: using %s, the most common citizenship in %s "
                             "(pass --country to choose)", row[0], source)
@@ -98,7 +100,7 @@ def resolve_country(config: RunConfig, data_dir: Path, con: Any = None,
 def observed_as_of(con: Any, typed: dict[str, str]) -> dt.date:
     parts = [f"SELECT max({c}) AS d FROM {typed[s]}"
              for s, cols in OBSERVATION_DATES.items() if s in typed for c in cols]
-    value = con.sql(f"SELECT max(d) FROM ({' UNION ALL '.join(parts)})").fetchall()[0][0]
+    value = db.value(con, "validate", f"SELECT max(d) FROM ({' UNION ALL '.join(parts)})")
     if value is None:
         raise ConfigError("no source observed anything: cannot derive the as-of date")
     return value
@@ -108,7 +110,8 @@ def sign_of_life_start(con: Any, typed: dict[str, str], as_of: dt.date) -> dt.da
     """First day on which signs of life were observed (as_of when there are none)."""
     if "activity" not in typed:
         return as_of
-    value = con.sql(f"SELECT min(activity_date) FROM {typed['activity']}").fetchall()[0][0]
+    value = db.value(con, "validate",
+                     f"SELECT min(activity_date) FROM {typed['activity']}")
     return value or as_of
 
 
@@ -227,7 +230,7 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
             return result
         clock.begin(name)
         result = work_fn()
-        con.execute("CHECKPOINT")
+        run_stage(con, "checkpoint", "CHECKPOINT")
         steps.mark(name, result if result is not None else True)
         clock.done(name, **(counts(result) if counts else {}))
         return result
@@ -268,7 +271,7 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
         model_file.write_text(json.dumps(fitted.to_json(), indent=1))
         presence_stage.build_observed(con, country, T)
         presence_stage.build_initial_status(con, day_number(window_start))
-        return {"stays": int(con.sql("SELECT count(*) FROM presence").fetchall()[0][0])}
+        return {"stays": db.count(con, "presence", "presence")}
 
     stage("presence", presence, lambda c: c)
     model = ModelParameters.from_json(json.loads(model_file.read_text()))
@@ -285,8 +288,7 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
         patterns.build_patterns(con, config.rule_parameters.tm)
         uncertainty.build_flow_intervals(con, config.presence.samples,
                                          day_number(window_start), T, nowcast.OBSERVED_BAND)
-        return {"events": int(con.sql("SELECT count(*) FROM migration_events")
-                              .fetchall()[0][0])}
+        return {"events": db.count(con, "events", "migration_events")}
 
     stage("events", events, lambda c: c)
     backtest = stage("nowcast backtest", lambda: nowcast.backtest(con, config, country, T,
@@ -305,7 +307,8 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
     clock.begin("quality")
     census_day = None
     if "census" in typed:
-        value = con.sql(f"SELECT mode(census_date ORDER BY census_date) FROM {typed['census']}").fetchall()[0][0]
+        value = db.value(con, "quality",
+                         f"SELECT mode(census_date ORDER BY census_date) FROM {typed['census']}")
         census_day = value.isoformat() if value else None
     figures: dict[str, Any] = {
         "run": {"country": country, "as_of": as_of.isoformat(),
@@ -340,7 +343,8 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
         relation = table if table != "persons" else (
             "(SELECT p.*, f.first_evidence_date, f.first_seen_in_window FROM persons AS p "
             "LEFT JOIN initial_status AS f USING (person_id) ORDER BY p.person_id)")
-        con.execute(f"COPY {relation} TO '{work / (table + '.parquet')}' (FORMAT parquet)")
+        run_stage(con, "quality",
+                  f"COPY {relation} TO '{work / (table + '.parquet')}' (FORMAT parquet)")
     figures["stages"] = clock.stages
     (work / "quality.json").write_text(json.dumps(figures, indent=1, default=str))
     (work / "report.html").write_text(render_report(figures))

@@ -14,6 +14,7 @@ from typing import Any
 
 from pipelines.disclosure import protect
 from pipelines.rules import Rule, RuleParameters, create_events, residence_spells_sql
+from schemas import sql as db
 from schemas.sql import create_table, render
 
 AGE_GROUP = """CASE WHEN {age} IS NULL OR {age} < 0 THEN NULL
@@ -197,7 +198,7 @@ def official_tables(con: Any, out: Path, min_cell: int, rounding_seed: int | Non
     out.mkdir(parents=True, exist_ok=True)
     suppressed = {}
     for name, sql, by, dims in specs:
-        cells = con.sql(sql).df()
+        cells = db.frame(con, "tables", sql)
         table = protect(cells, dims, by, min_cell, rounding_seed=rounding_seed)
         table.to_parquet(out / f"{name}.parquet", index=False)
         table.to_csv(out / f"{name}.csv", index=False)

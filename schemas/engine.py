@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.errors import ConfigError, ResourceError
-from schemas.sql import literal
+from schemas.sql import literal, run_stage
 
 log = logging.getLogger("miglink")
 
@@ -170,10 +170,13 @@ def resolve(settings: EngineSettings, work: Path) -> Resources:
 def apply(con: Any, resources: Resources) -> None:
     """Bound a DuckDB connection to ``resources`` and log what it got."""
     resources.temp_directory.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET memory_limit = '{resources.memory_limit // 1024 ** 2}MiB'")
-    con.execute(f"SET threads = {int(resources.threads)}")
-    con.execute(f"SET temp_directory = {literal(str(resources.temp_directory))}")
-    con.execute(f"SET max_temp_directory_size = "
+    run_stage(con, "engine",
+              f"SET memory_limit = '{resources.memory_limit // 1024 ** 2}MiB'")
+    run_stage(con, "engine", f"SET threads = {int(resources.threads)}")
+    run_stage(con, "engine",
+              f"SET temp_directory = {literal(str(resources.temp_directory))}")
+    run_stage(con, "engine",
+              f"SET max_temp_directory_size = "
                 f"'{resources.max_temp_directory_size // 1024 ** 2}MiB'")
     log.info("engine: duckdb, memory limit %s of %s, %d threads, spill up to %s (%s free)",
              shown_size(resources.memory_limit), shown_size(resources.machine_memory),

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import re
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlglot
@@ -64,14 +65,62 @@ def from_day_number(day: int) -> dt.date:
     return EPOCH + dt.timedelta(days=int(day))
 
 
-def run_stage(con: Any, stage: str, sql: str) -> None:
-    """Run one stage's SQL on a DuckDB connection, logging time; errors name the stage."""
+def _guarded(con: Any, stage: str, sql: str, read: Callable[[Any], Any] | None,
+             parameters: Sequence[Any] | None = None) -> Any:
+    """Run ``sql`` (with ``parameters`` bound to its ``?`` / ``$n`` placeholders) and read its
+    result with ``read``: every backend error is re-raised naming the stage (and turned into
+    a remedy when memory or disk ran out)."""
     started = time.perf_counter()
     try:
-        con.execute(sql)
+        if parameters is not None:
+            result = con.execute(sql, list(parameters))
+        else:
+            result = con.sql(sql) if read is not None else con.execute(sql)
+        value = read(result) if read is not None and result is not None else None
     except Exception as error:  # backend errors are re-raised with the stage name
         raise resource_error(stage, error) or StageError(stage, error) from error
-    log.debug("stage %s took %.2f s", stage, time.perf_counter() - started)
+    log.debug("stage %s: %.2f s", stage, time.perf_counter() - started)
+    return value
+
+
+def run_stage(con: Any, stage: str, sql: str, parameters: Sequence[Any] | None = None) -> None:
+    """Run one statement of ``stage``; errors name the stage."""
+    _guarded(con, stage, sql, None, parameters)
+
+
+def rows(con: Any, stage: str, sql: str, parameters: Sequence[Any] | None = None
+         ) -> list[tuple[Any, ...]]:
+    """The rows of a query of ``stage`` (``parameters``: values of its placeholders)."""
+    return _guarded(con, stage, sql, lambda r: r.fetchall(), parameters) or []
+
+
+def value(con: Any, stage: str, sql: str) -> Any:
+    """The first column of the first row of a query of ``stage`` (None without rows)."""
+    found = rows(con, stage, sql)
+    return found[0][0] if found else None
+
+
+def count(con: Any, stage: str, relation: str) -> int:
+    """The number of rows of a table or relation."""
+    return int(value(con, stage, f"SELECT count(*) FROM {relation}"))
+
+
+def arrays(con: Any, stage: str, sql: str) -> dict[str, Any]:
+    """A query's columns as NumPy arrays, by name."""
+    return _guarded(con, stage, sql, lambda r: r.fetchnumpy())
+
+
+def frame(con: Any, stage: str, sql: str) -> Any:
+    """A query's result as a pandas DataFrame (small results only: figures, samples)."""
+    return _guarded(con, stage, sql, lambda r: r.df())
+
+
+def records(con: Any, stage: str, sql: str) -> list[dict[str, Any]]:
+    """A query's rows as dictionaries by column name (small results: figures)."""
+    def read(result: Any) -> list[dict[str, Any]]:
+        names = [d[0] for d in result.description]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+    return _guarded(con, stage, sql, read) or []
 
 
 def create_table(con: Any, stage: str, table: str, select_sql: str) -> None:

@@ -15,6 +15,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from schemas import sql as db
+
 log = logging.getLogger("miglink")
 T = TypeVar("T")
 
@@ -25,15 +27,15 @@ class Steps:
     def __init__(self, con: Any, enabled: bool = True):
         self.con, self.enabled = con, enabled
         if enabled:
-            con.execute("CREATE TABLE IF NOT EXISTS miglink_steps "
-                        "(step VARCHAR PRIMARY KEY, result VARCHAR)")
+            db.run_stage(con, "checkpoint", "CREATE TABLE IF NOT EXISTS miglink_steps "
+                                            "(step VARCHAR PRIMARY KEY, result VARCHAR)")
 
     def result(self, step: str) -> Any | None:
         """The saved result of ``step`` if it finished, else None."""
         if not self.enabled:
             return None
-        rows = self.con.execute("SELECT result FROM miglink_steps WHERE step = ?",
-                                [step]).fetchall()
+        rows = db.rows(self.con, "checkpoint",
+                       "SELECT result FROM miglink_steps WHERE step = ?", [step])
         return json.loads(rows[0][0]) if rows else None
 
     def finished(self, step: str) -> bool:
@@ -41,8 +43,9 @@ class Steps:
 
     def mark(self, step: str, result: Any = True) -> None:
         if self.enabled:
-            self.con.execute("INSERT OR REPLACE INTO miglink_steps VALUES (?, ?)",
-                             [step, json.dumps(result, default=str)])
+            db.run_stage(self.con, "checkpoint",
+                         "INSERT OR REPLACE INTO miglink_steps VALUES (?, ?)",
+                         [step, json.dumps(result, default=str)])
 
     def run(self, step: str, work: Callable[[], T], resumed: Callable[[Any], T] | None = None
             ) -> T:

@@ -8,14 +8,18 @@ for the first data row (a CSV file's header line is not counted).
 
 from __future__ import annotations
 
+import csv
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from schemas import sql as db
 from schemas.contract import IDENTIFYING, SOURCES, Column, SourceSpec
-from schemas.errors import SchemaError, Violation
+from schemas.errors import SchemaError, StageError, Violation
+from schemas.sql import run_stage
 
 log = logging.getLogger("miglink")
 
@@ -68,21 +72,35 @@ def load_raw(con: Any, source: SourceFile) -> str:
     table = f"raw_{source.source}"
     path = _string(str(source.path))
     if source.path.suffix == ".csv":
-        reader = f"read_csv({path}, all_varchar = true, header = true)"
+        reader = _csv_reader(source.path)
     else:
         reader = f"read_parquet({path})"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __load AS SELECT * FROM {reader}")
-    described = con.sql("DESCRIBE __load").fetchall()
+    run_stage(con, "validate",
+              f"CREATE OR REPLACE TEMP TABLE __load AS SELECT * FROM {reader}")
+    described = db.rows(con, "validate", "DESCRIBE __load")
     rename = {actual: canonical for canonical, actual in source.columns.items()}
     select = ", ".join(
         f"{_as_text(n, t)} AS {_quote(rename.get(n, n))}" for n, t, *_ in described
     )
-    con.execute(
-        f"CREATE OR REPLACE TABLE {table} AS "
-        f"SELECT rowid + 1 AS __row, {select} FROM __load"
-    )
-    con.execute("DROP TABLE __load")
+    run_stage(con, "validate",
+              f"CREATE OR REPLACE TABLE {table} AS "
+        f"SELECT rowid + 1 AS __row, {select} FROM __load")
+    run_stage(con, "validate", "DROP TABLE __load")
     return table
+
+
+def _csv_reader(path: Path) -> str:
+    """``read_csv`` with the file's own header as its columns, all text, and the dialect
+    the contract states (comma, double quotes): left to guess, DuckDB's sniffer takes a
+    line with extra fields for the header and reads the rows above it as nothing."""
+    with path.open("rb") as handle:  # the header line alone: the rows are DuckDB's to read
+        first = handle.readline().decode("utf-8-sig")
+    header = next(csv.reader([first]), None)
+    if not header:
+        return f"read_csv({_string(str(path))}, all_varchar = true, header = true)"
+    columns = ", ".join(f"{_string(name)}: 'VARCHAR'" for name in header)
+    return (f"read_csv({_string(str(path))}, auto_detect = false, header = true, "
+            f"delim = ',', quote = '\"', escape = '\"', columns = {{{columns}}})")
 
 
 def _as_text(name: str, sql_type: str) -> str:
@@ -135,7 +153,7 @@ def _problem(column: Column) -> str:
 
 
 def _examples(con: Any, sql: str) -> list[tuple]:
-    return con.sql(sql).fetchall()
+    return db.rows(con, "validate", sql)
 
 
 def _check_values(con: Any, table: str, file: str, column: Column, present: set[str]
@@ -178,10 +196,34 @@ def _check_key(con: Any, table: str, file: str, key: str) -> list[Violation]:
     return out
 
 
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+
+
+def unreadable(label: str, error: BaseException) -> Violation:
+    """A file the database could not read, said without its contents.
+
+    DuckDB's messages go on with the offending line as it stands in the file and with the
+    SQL that read it; the line holds names, birth dates and keys, so only the first line of
+    the message (the kind of error and where) is kept."""
+    cause = error.__cause__ if isinstance(error, StageError) and error.__cause__ else error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    first = lines[0] if lines else type(cause).__name__
+    line = _CSV_LINE.search(first)
+    row = int(line.group(1)) - 1 if line else None  # the header is line 1
+    if any("unicode" in text.lower() or "utf-8" in text.lower() for text in lines):
+        return Violation(label, None, row, None,
+                         "cannot be read: the file is not UTF-8 text (save it as UTF-8)")
+    if line:
+        return Violation(label, None, row, None, "cannot be read as CSV: "
+                         + (lines[2] if len(lines) > 2 and not lines[2].startswith(
+                             "Original Line") else "the line does not fit the header"))
+    return Violation(label, None, None, None, f"cannot be read: {first[:200]}")
+
+
 def validate_raw(con: Any, spec: SourceSpec, table: str, file: str) -> list[Violation]:
     """All violations of one loaded source against its spec."""
-    present = {r[0] for r in con.sql(f"DESCRIBE {table}").fetchall()} - {"__row"}
-    n = con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    present = {r[0] for r in db.rows(con, "validate", f"DESCRIBE {table}")} - {"__row"}
+    n = db.value(con, "validate", f"SELECT count(*) FROM {table}")
     if n == 0:
         return [Violation(file, None, None, None, "the file has no rows")]
     out: list[Violation] = []
@@ -202,7 +244,7 @@ def _sql_type(column: Column) -> str:
 
 def type_source(con: Any, spec: SourceSpec, raw_table: str) -> str:
     """Typed table ``src_<source>``: every contract column (null where absent), extras kept."""
-    present = [r[0] for r in con.sql(f"DESCRIBE {raw_table}").fetchall()]
+    present = [r[0] for r in db.rows(con, "validate", f"DESCRIBE {raw_table}")]
     canonical = {c.name for c in spec.columns}
     parts = ["__row"]
     for column in spec.columns:
@@ -213,8 +255,9 @@ def type_source(con: Any, spec: SourceSpec, raw_table: str) -> str:
             parts.append(f"CAST(NULL AS {_sql_type(column)}) AS {_quote(column.name)}")
     parts += [_quote(n) for n in present if n not in canonical and n != "__row"]
     table = f"src_{spec.name}"
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(parts)} FROM {raw_table}")
-    con.execute(f"DROP TABLE {raw_table}")
+    run_stage(con, "validate",
+              f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(parts)} FROM {raw_table}")
+    run_stage(con, "validate", f"DROP TABLE {raw_table}")
     return table
 
 
@@ -232,14 +275,13 @@ def load_and_validate(con: Any, sources: Mapping[str, SourceFile]) -> dict[str, 
         try:
             raw[name] = load_raw(con, source)
         except Exception as error:  # unreadable file: report it with the others
-            violations.append(Violation(source.label, None, None, None,
-                                        f"cannot be read: {type(error).__name__}: {error}"))
+            violations.append(unreadable(source.label, error))
             continue
         violations += validate_raw(con, SOURCES[name], raw[name], source.label)
     if violations:
         raise SchemaError(violations)
     typed = {name: type_source(con, SOURCES[name], table) for name, table in raw.items()}
     for name, table in typed.items():
-        n = con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        n = db.value(con, "validate", f"SELECT count(*) FROM {table}")
         log.info("source %s: %d records", name, n)
     return typed

@@ -163,3 +163,31 @@ def test_parquet_timestamp_with_time_of_day_is_rejected(tmp_path):
     with pytest.raises(SchemaError) as caught:
         load_and_validate(duckdb.connect(), discover_sources(tmp_path))
     assert caught.value.violations[0].column == "census_date"
+
+
+def test_unreadable_csv_is_reported_without_its_contents(tmp_path, capsys):
+    """A CSV saved in another encoding exits 2 naming the file and the row; the offending
+    line (names, birth dates) never reaches the message."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "census.csv").write_bytes(GOOD_CENSUS.replace("Иван,Иванов", "Zoë,Müller")
+                                      .encode("latin-1", errors="replace"))
+    status = main(["run", str(data), "--out", str(tmp_path / "out"), "--country", "KAZ"])
+    assert status == 2 and not (tmp_path / "out").exists()
+    err = capsys.readouterr().err
+    assert "census.csv" in err and "UTF-8" in err and "row 1" in err
+    for identifying in ("Zo", "ller", "1980-05-01", "Smirnova", "SELECT"):
+        assert identifying not in err
+
+
+def test_ragged_csv_line_is_reported_without_its_contents(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "census.csv").write_text(GOOD_CENSUS + "c3,Olga,Petrova,1985-01-02,F,RUS,"
+                                     "2021-10-01,extra,fields\n")
+    status = main(["run", str(data), "--out", str(tmp_path / "out"), "--country", "KAZ"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "census.csv" in err and "row 3" in err
+    for identifying in ("Olga", "Petrova", "1985-01-02", "SELECT"):
+        assert identifying not in err
