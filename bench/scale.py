@@ -79,6 +79,38 @@ def timed(command: list[str]) -> dict:
             "log": done.stderr}
 
 
+def blocking_figures(out: Path, truth: Path) -> list[dict]:
+    """Each prediction blocking rule's scored pairs, the true matches among them and the
+    links they gave (true and false), read from the run's database against the truth; a
+    profile is the true person most of its records belong to."""
+    import duckdb
+
+    con = duckdb.connect(str(out / "miglink.duckdb"), read_only=True)
+    try:
+        rows = con.sql(f"""
+            WITH profile_truth AS (
+                SELECT p.unique_id, mode(CAST(t.true_person_id AS VARCHAR)) AS person
+                FROM record_profile AS p
+                JOIN read_parquet('{truth / "record_person.parquet"}') AS t
+                  ON CAST(t.source AS VARCHAR) = p.source
+                 AND CAST(t.record_id AS VARCHAR) = p.record_id
+                GROUP BY p.unique_id)
+            SELECT b.blocking_rule, b.rule, count(d.blocking_rule) AS pairs,
+                   count(*) FILTER (WHERE l.person = r.person) AS matches,
+                   count(*) FILTER (WHERE d.decision = 'link' AND l.person = r.person)
+                       AS true_links,
+                   count(*) FILTER (WHERE d.decision = 'link' AND l.person <> r.person)
+                       AS false_links
+            FROM blocking_rules AS b
+            LEFT JOIN pair_decisions AS d USING (blocking_rule)
+            LEFT JOIN profile_truth AS l ON l.unique_id = d.unique_id_l
+            LEFT JOIN profile_truth AS r ON r.unique_id = d.unique_id_r
+            GROUP BY ALL ORDER BY b.blocking_rule""")
+        return [dict(zip(rows.columns, row, strict=True)) for row in rows.fetchall()]
+    finally:
+        con.close()
+
+
 def one_size(persons: int, seed: int, folder: Path, plain: bool) -> dict:
     data, out = folder / f"data_{persons}", folder / f"out_{persons}"
     synth = timed(["synth", "--persons", str(persons), "--seed", str(seed), "--out",
@@ -105,6 +137,7 @@ def one_size(persons: int, seed: int, folder: Path, plain: bool) -> dict:
         "exact_person_rate": evaluation["persons"].get("exact_person_rate"),
         "events_f1": {r: v["f1"] for r, v in evaluation["events"].items()},
         "engine": quality.get("engine"),
+        "blocking": blocking_figures(out, data / "truth"),
     }
     if plain:
         import pandas as pd

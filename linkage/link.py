@@ -325,7 +325,8 @@ def train_and_score(con: Any, settings: LinkageSettings, steps: Steps | None = N
             log.info("linkage: model read from %s (not trained)",
                      Path(settings.model_file).name)
         else:
-            linker = Linker(frame, model.settings(non_null, blocking), log_level=logging.ERROR)
+            linker = Linker(frame, model.settings(non_null, blocking, settings.duplicate_free),
+                            log_level=logging.ERROR)
             trained = _train(con, linker, settings, non_null, n_profiles)
         trained["retain_intermediate_calculation_columns"] = True  # mw_* for clerical review
         return trained
@@ -345,15 +346,15 @@ def train_and_score(con: Any, settings: LinkageSettings, steps: Steps | None = N
         .save_model_to_json(out_path=None, overwrite=True)
 
 
-def blocked_pairs_bound(con: Any, rules: list[tuple[str, ...]]) -> int:
+def blocked_pairs_bound(con: Any, rules: list[model.BlockingRule]) -> int:
     """At most this many pairs are blocked: each rule's pairs, counted as if no other rule
     had found them."""
     if not rules:
         n = db.count(con, "score pairs", "profiles")
         return n * (n - 1) // 2
     parts = []
-    for i, columns in enumerate(rules):
-        lacking = model.side_lacking(columns)
+    for i, rule in enumerate(rules):
+        lacking = rule.side_lacking
         pairs = "count(*) * (count(*) - 1) / 2" if lacking is None else \
             f'count(*) FILTER (WHERE "{lacking}" IS NULL) * count(*)'
         parts.append(f"SELECT {pairs} AS pairs FROM profiles WHERE block_{i} IS NOT NULL "
@@ -366,7 +367,7 @@ def blocked_pairs_bound(con: Any, rules: list[tuple[str, ...]]) -> int:
 WEIGHT_DECIMALS = 9
 
 
-def score_pairs(con: Any, linker: Linker, blocking: list[tuple[str, ...]],
+def score_pairs(con: Any, linker: Linker, blocking: list[model.BlockingRule],
                 settings: LinkageSettings, steps: Steps, scorer: Scorer) -> int:
     """Table ``scored_pairs``: every blocked pair with its probability (the error estimates
     sum over all of them), scored in chunks of about ``pairs_per_chunk`` pairs.
@@ -475,7 +476,7 @@ def _train(con: Any, linker: Linker, settings: LinkageSettings, non_null: set[st
     return condition_on_names(con, trained, non_null, floor=0.5 / settings.u_max_pairs)
 
 
-def block_keys(con: Any, rules: list[tuple[str, ...]], max_block: int) -> None:
+def block_keys(con: Any, rules: list[model.BlockingRule], max_block: int) -> None:
     """Add the capped key of every blocking rule to ``profiles`` (``block_0``, ...), and
     describe them in table ``blocking_rules``.
 
@@ -483,20 +484,17 @@ def block_keys(con: Any, rules: list[tuple[str, ...]], max_block: int) -> None:
     values carry no identifying information, and one of them could add billions of pairs.
     """
     keys, described = [], []
-    for i, columns in enumerate(rules):
+    for i, rule in enumerate(rules):
+        columns, lacking = rule.columns, rule.side_lacking
         key = "concat_ws('|', " + ", ".join(f'CAST("{c}" AS VARCHAR)' for c in columns) + ")"
         present = " AND ".join(f'"{c}" IS NOT NULL' for c in columns)
-        lacking = model.side_lacking(columns)
         if lacking is None:
             fits = f"count(*) OVER (PARTITION BY {key}) <= {int(max_block)}"
         else:  # pairs with a side lacking the column: capped at the same number of pairs
             fits = (f"count(*) FILTER (WHERE \"{lacking}\" IS NULL) OVER (PARTITION BY {key})"
                     f" * count(*) OVER (PARTITION BY {key}) <= {int(max_block) ** 2 // 2}")
         keys.append(f"CASE WHEN {present} AND {fits} THEN {key} END AS block_{i}")
-        undated = "" if lacking is None else \
-            f" (a side without {lacking.replace('_any', '').replace('_', ' ')})"
-        described.append(f"SELECT {i} AS blocking_rule, "
-                         f"'{' + '.join(columns)}{undated}' AS rule")
+        described.append(f"SELECT {i} AS blocking_rule, {db.literal(rule.label)} AS rule")
     if not keys:  # too few profiles to need blocking: every pair is compared
         create_table(con, "blocking keys", "blocking_rules",
                      "SELECT 0 AS blocking_rule, 'every pair' AS rule, count(*) AS "
@@ -512,8 +510,8 @@ def block_keys(con: Any, rules: list[tuple[str, ...]], max_block: int) -> None:
     run_stage(con, "blocking keys", "DROP TABLE profiles")
     run_stage(con, "blocking keys", "ALTER TABLE profiles_keyed RENAME TO profiles")
     sizes = []
-    for i, columns in enumerate(rules):
-        present = " AND ".join(f'"{c}" IS NOT NULL' for c in columns)
+    for i, rule in enumerate(rules):
+        present = " AND ".join(f'"{c}" IS NOT NULL' for c in rule.columns)
         sizes.append(f"""
             SELECT {i} AS blocking_rule,
                    count(*) FILTER (WHERE block_{i} IS NOT NULL) AS profiles_blocked,

@@ -8,6 +8,7 @@ creators, so the SQL follows the backend's dialect.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import splink.comparison_level_library as cll
@@ -187,62 +188,100 @@ COMPARISONS = (
     ("locality", lambda: _exact("locality")),
 )
 
-# Prediction blocking rules as the columns whose agreement puts two profiles in one block.
-# Only rules whose columns hold data are used, so that a run on sources without person_key, or
-# without full birth dates, still links. ``linkage.link`` turns each into a capped key column
-# (``block_0``, ...) so that no block explodes on a common name or a default birth date.
-PREDICTION_BLOCKING: tuple[tuple[str, ...], ...] = (
-    ("person_key",),
-    ("first_skel", "birth_date_any_order"),
-    ("last_skel", "birth_date_any_order"),
-    ("first_initial_class", "last_initial_class", "birth_date_any_order"),
-    ("last_skel", "birth_year_any", "first_initial_class"),
-    ("first_skel", "birth_year_any", "last_initial_class"),
-    ("last_stem", "first_skel"),
-    ("first_bf", "birth_date_any_order"),
-    ("last_bf", "birth_date_any_order"),
-    ("last_bf", "birth_year_any"),
-    ("first_bf", "last_bf"),
-)
-# Every rule holds a full birth date, or is for pairs one side of which lacks it, so that a
-# block holds about one person's profiles at any population size: keys on a name and a birth
-# year alone grow with the population (a common surname and year held 310 profiles at
-# 100,000 persons, 126 pairs a person) and were capped away at national scale.
+@dataclass(frozen=True)
+class BlockingRule:
+    """A prediction blocking rule: profiles agreeing on ``columns`` are paired when
+    ``side_lacking`` (if set) is missing on one side, and ``condition`` (SQL on ``l`` and
+    ``r``, if set) holds."""
+
+    columns: tuple[str, ...]
+    side_lacking: str | None = None
+    condition: str | None = None
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return " + ".join(self.columns) + (f" ({self.note})" if self.note else "")
 
 
-# Rules without a full birth date are for pairs where one side lacks it; rules on names
-# alone, for pairs where one side lacks even the birth year. Where both sides have the
-# birth date, the rules with a birth date find the pair.
-NAMES_ONLY = {("last_stem", "first_skel"), ("first_bf", "last_bf")}
 UNDATED = '(l."birth_year_any" IS NULL OR r."birth_year_any" IS NULL)'
-YEAR_ONLY = {("last_skel", "birth_year_any", "first_initial_class"),
-             ("first_skel", "birth_year_any", "last_initial_class"),
-             ("last_bf", "birth_year_any")}
 WITHOUT_DATE = '(l."birth_date" IS NULL OR r."birth_date" IS NULL)'
+WITHOUT_LOCALITY = '(l."locality" IS NULL OR r."locality" IS NULL)'
+# Rules on initials are for names that are both a typo apart (the model's "both names
+# similar" level); pairs whose names are not both that alike reach at best the level of
+# other names, which a shared birth date does not outweigh.
+BOTH_NAMES_SIMILAR = (f'jaro_winkler_similarity(l."first_skel", r."first_skel") >= {JARO_LOW}'
+                      f' AND jaro_winkler_similarity(l."last_skel", r."last_skel") >= {JARO_LOW}')
 
 
-def side_lacking(columns: tuple[str, ...]) -> str | None:
-    """The column one side of a pair must lack for rule ``columns``, if any."""
-    if columns in NAMES_ONLY:
-        return "birth_year_any"
-    if columns in YEAR_ONLY:
-        return "birth_date"
-    return None
+
+def one_name_dissimilar_needs_locality(other: str) -> str:
+    """The condition of a rule on one name and the birth date: the other name similar, or a
+    side without it, or else both records in one locality (or a side without locality).
+    One name and a birth date alone do not outweigh another name that disagrees outright;
+    among two persons they are common (a common surname and a birth date recur with the
+    population), so such pairs are only worth scoring where the place agrees too."""
+    return (f'jaro_winkler_similarity(l."{other}", r."{other}") >= {JARO_LOW}'
+            f' OR l."{other}" IS NULL OR r."{other}" IS NULL'
+            ' OR l."locality" = r."locality" OR l."locality" IS NULL OR r."locality" IS NULL')
 
 
-def blocking_sql(index: int, columns: tuple[str, ...]) -> str:
-    """The SQL of prediction blocking rule ``index`` on its capped key ``block_{index}``."""
-    rule = f'l."block_{index}" = r."block_{index}"'
-    if columns in NAMES_ONLY:
-        return f"{rule} AND {UNDATED}"
-    if columns in YEAR_ONLY:
-        return f"{rule} AND {WITHOUT_DATE}"
-    return rule
+# Prediction blocking rules. Only rules whose columns hold data are used, so that a run on
+# sources without person_key, or without full birth dates, still links. ``linkage.link``
+# turns each into a capped key column (``block_0``, ...) so that no block explodes on a
+# common name or a default birth date. Every rule holds a full birth date, or is for pairs
+# one side of which lacks it, so that a block holds about one person's profiles at any
+# population size; rules on a name and a birth year alone, or on names alone, grow with the
+# population and are kept for the pairs that have nothing better. A profile without birth
+# year is paired on its names within its locality (its commonest one); on names alone only
+# where a side has no locality either.
+PREDICTION_BLOCKING: tuple[BlockingRule, ...] = (
+    BlockingRule(("person_key",)),
+    BlockingRule(("first_skel", "birth_date_any_order"),
+                 condition=one_name_dissimilar_needs_locality("last_skel"),
+                 note="surnames similar, or one locality"),
+    BlockingRule(("last_skel", "birth_date_any_order"),
+                 condition=one_name_dissimilar_needs_locality("first_skel"),
+                 note="first names similar, or one locality"),
+    BlockingRule(("first_initial_class", "last_initial_class", "birth_date_any_order"),
+                 condition=BOTH_NAMES_SIMILAR, note="both names similar"),
+    BlockingRule(("last_skel", "birth_year_any", "first_initial_class"), "birth_date",
+                 BOTH_NAMES_SIMILAR, "a side without birth date, both names similar"),
+    BlockingRule(("first_skel", "birth_year_any", "last_initial_class"), "birth_date",
+                 BOTH_NAMES_SIMILAR, "a side without birth date, both names similar"),
+    BlockingRule(("last_stem", "first_skel", "locality"), "birth_year_any",
+                 note="a side without birth year"),
+    BlockingRule(("last_stem", "first_skel"), "birth_year_any", WITHOUT_LOCALITY,
+                 "a side without birth year, a side without locality"),
+    BlockingRule(("first_bf", "birth_date_any_order")),
+    BlockingRule(("last_bf", "birth_date_any_order")),
+    BlockingRule(("last_bf", "birth_year_any"), "birth_date", note="a side without birth date"),
+    BlockingRule(("first_bf", "last_bf", "locality"), "birth_year_any",
+                 note="a side without birth year"),
+    BlockingRule(("first_bf", "last_bf"), "birth_year_any", WITHOUT_LOCALITY,
+                 "a side without birth year, a side without locality"),
+)
 
 
-def usable_blocking(available: set[str]) -> list[tuple[str, ...]]:
-    """The prediction blocking rules whose columns all hold data."""
-    return [rule for rule in PREDICTION_BLOCKING if set(rule) <= available]
+def blocking_sql(index: int, rule: BlockingRule, duplicate_free: tuple[str, ...] = ()) -> str:
+    """The SQL of prediction blocking rule ``index`` on its capped key ``block_{index}``;
+    two records of one duplicate-free source are never paired (they cannot be one person)."""
+    parts = [f'l."block_{index}" = r."block_{index}"']
+    if rule.side_lacking:
+        column = rule.side_lacking
+        parts.append(f'(l."{column}" IS NULL OR r."{column}" IS NULL)')
+    if rule.condition:
+        parts.append(f"({rule.condition})")
+    if duplicate_free:
+        free = ", ".join(f"'{source}'" for source in duplicate_free)
+        parts.append(f'NOT (l."source" = r."source" AND l."source" IN ({free}))')
+    return " AND ".join(parts)
+
+
+def usable_blocking(available: set[str]) -> list[BlockingRule]:
+    """The prediction blocking rules whose columns all hold data (without locality, the rules
+    on names alone pair every profile lacking birth year)."""
+    return [rule for rule in PREDICTION_BLOCKING if set(rule.columns) <= available]
 
 
 # EM sessions: pairs sharing a birth date are about half matches (names, keys, sex learn
@@ -279,7 +318,8 @@ def training_rules(available: set[str]) -> list:
     return rules
 
 
-def settings(available: set[str], blocking: list[tuple[str, ...]]) -> SettingsCreator:
+def settings(available: set[str], blocking: list[BlockingRule],
+             duplicate_free: tuple[str, ...] = ()) -> SettingsCreator:
     """Model settings for the identity columns actually present in the input; prediction
     blocks on the capped key columns ``block_0 ..`` of the ``blocking`` rules."""
     needed = {
@@ -295,8 +335,8 @@ def settings(available: set[str], blocking: list[tuple[str, ...]]) -> SettingsCr
         link_type="dedupe_only",
         comparisons=comparisons,
         blocking_rules_to_generate_predictions=[
-            {"blocking_rule": blocking_sql(i, columns), "sql_dialect": "duckdb"}
-            for i, columns in enumerate(blocking)],
+            {"blocking_rule": blocking_sql(i, rule, duplicate_free), "sql_dialect": "duckdb"}
+            for i, rule in enumerate(blocking)],
         retain_intermediate_calculation_columns=True,  # per-comparison weights (mw_*)
         retain_matching_columns=False,
         unique_id_column_name="unique_id",

@@ -95,7 +95,8 @@ def test_scores_against_truth_reach_floors(run):
     assert 0 <= lo <= errors["control_false_matches"] <= max(hi, 1.0)
     assert errors["false_matches_in_control_interval"] == (lo <= errors["false_matches"] <= hi)
     # and the model's missed matches less what it gives the known two persons
-    assert 0 <= errors["control_missed_matches"] <= errors["expected_missed_matches"]
+    # (evaluate rounds the model's count to 0.1)
+    assert 0 <= errors["control_missed_matches"] <= errors["expected_missed_matches"] + 0.05
     assert 0 <= errors["control_split_persons"] <= errors["expected_split_persons"]
 
 
@@ -107,9 +108,8 @@ def test_quality_gives_each_source_pair_its_prior(run):
     for p in priors:
         assert 0 < p["prior"] <= 0.5
         assert p["expected_matches"] == pytest.approx(p["prior"] * p["profile_pairs"])
-    # a census enumerates each person once: two of its profiles are expected to match nowhere
-    census = [p for p in priors if p["source_a"] == p["source_b"] == "census"]
-    assert census and all(p["expected_matches"] < 1 for p in census)
+    # a census enumerates each person once: two of its records are never even paired
+    assert not [p for p in priors if p["source_a"] == p["source_b"] == "census"]
 
 
 def test_persons_first_seen_in_the_window_are_flagged(run):
