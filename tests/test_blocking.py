@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import duckdb
+from identity_harness import profiled
 
 from linkage import model
-from linkage.link import IDENTITY, block_keys, build_profiles, standardise_names
+from linkage.link import block_keys
 
 FREE = ("census",)
 
@@ -14,16 +14,7 @@ FREE = ("census",)
 def _blocked(records: list[tuple[str, str, dict]], available: set[str] | None = None
              ) -> set[frozenset[str]]:
     """The pairs of records (``source|record_id``) that some blocking rule puts together."""
-    con = duckdb.connect()
-    types = {"birth_date": "DATE", "birth_year": "INTEGER"}
-    columns = ", ".join(f"{c} {types.get(c, 'VARCHAR')}" for c in IDENTITY)
-    con.execute(f"CREATE TABLE identity_records (source VARCHAR, record_id VARCHAR, {columns})")
-    for source, record_id, fields in records:
-        con.execute("INSERT INTO identity_records VALUES (?, ?, "
-                    + ", ".join("?" for _ in IDENTITY) + ")",
-                    [source, record_id, *(fields.get(c) for c in IDENTITY)])
-    standardise_names(con)
-    build_profiles(con, duplicate_free=FREE)
+    con = profiled(records, FREE)
     rules = model.usable_blocking(available or {
         "person_key", "first_skel", "last_skel", "last_stem", "birth_date_any_order",
         "first_initial_class", "last_initial_class", "birth_year_any", "locality"})

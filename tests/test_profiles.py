@@ -3,9 +3,7 @@ one profile, hand-worked."""
 
 from __future__ import annotations
 
-import duckdb
-
-from linkage.link import IDENTITY, build_profiles, standardise_names
+from identity_harness import profiled
 
 NAMES = {"first_name": "Наталья", "last_name": "Кузнецова", "sex": "F", "citizenship": "LVA",
          "country_of_birth": "LVA"}
@@ -13,16 +11,7 @@ NAMES = {"first_name": "Наталья", "last_name": "Кузнецова", "sex
 
 def _profiles(records: list[tuple[str, str, dict]]) -> dict[str, int]:
     """The profile of every record ``(source, record_id, identity fields)``."""
-    con = duckdb.connect()
-    types = {"birth_date": "DATE", "birth_year": "INTEGER"}
-    columns = ", ".join(f"{c} {types.get(c, 'VARCHAR')}" for c in IDENTITY)
-    con.execute(f"CREATE TABLE identity_records (source VARCHAR, record_id VARCHAR, {columns})")
-    for source, record_id, fields in records:
-        con.execute("INSERT INTO identity_records VALUES (?, ?, "
-                    + ", ".join("?" for _ in IDENTITY) + ")",
-                    [source, record_id, *(fields.get(c) for c in IDENTITY)])
-    standardise_names(con)
-    build_profiles(con, duplicate_free=("census",))
+    con = profiled(records)
     return {f"{s}|{r}": u for s, r, u in con.sql(
         "SELECT source, record_id, unique_id FROM record_profile").fetchall()}
 
