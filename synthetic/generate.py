@@ -9,11 +9,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from synthetic.population import Person, World, make_population
@@ -302,15 +304,14 @@ class SourceBuilder:
         # rows 0..P-1 are each person's usual identity, P.. the rekeyed records' identities
         source_row = owner.copy()
         source_row[rekeyed] = len(self.people) + np.arange(rekeyed.size)
-        frame = pd.concat([identities, fresh], ignore_index=True).iloc[source_row]
-        frame = frame.reset_index(drop=True)
-        frame["activity_date"] = dates
-        frame["activity_type"] = np.asarray(["tax", "health", "insurance", "school"])[
-            rng.integers(0, 4, owner.size)]
-        frame["locality"] = [f"L{(int(o) * 31) % 67:02d}" for o in owner]
-        order = np.lexsort((dates, owner))
-        self.activity_owner = owner[order]
-        return frame.iloc[order].reset_index(drop=True)
+        kind = rng.integers(0, 4, owner.size)
+        order = np.lexsort((dates, owner))  # by person, then date
+        return ActivityRecords(
+            identities=_typed(pa.Table.from_pandas(pd.concat([identities, fresh],
+                                                             ignore_index=True),
+                                                   preserve_index=False)),
+            source_row=source_row[order], dates=dates[order], kind=kind[order],
+            owner=owner[order])
 
 
     def _ghost_records(self) -> tuple[np.ndarray, np.ndarray]:
@@ -340,6 +341,52 @@ class SourceBuilder:
         silent = self.rng.random(unique.size) < self.w.silent_year_share
         keep = ~silent[inverse]
         return owner[keep], dates[keep]
+
+
+@dataclass
+class ActivityRecords:
+    """Signs of life as arrays: tens of millions of rows, never one DataFrame. Record ``i``
+    states identity row ``source_row[i]`` of ``identities``."""
+
+    identities: pa.Table
+    source_row: np.ndarray
+    dates: np.ndarray
+    kind: np.ndarray
+    owner: np.ndarray
+
+    KINDS = ("tax", "health", "insurance", "school")
+    SLICE = 1 << 20  # rows written at once (a Parquet row group)
+
+    def write(self, order: np.ndarray, prefix: str, path: Path) -> pa.Array:
+        """Write the records in ``order`` with record ids ``<prefix>00000001``..; returns
+        the ids."""
+        ids = _record_ids(prefix, order.size)
+        kinds = pa.array(self.KINDS)
+        localities = pa.array([f"L{i:02d}" for i in range(67)])
+        writer = None
+        for lo in range(0, order.size, self.SLICE):
+            rows = order[lo:lo + self.SLICE]
+            part = self.identities.take(pa.array(self.source_row[rows]))
+            columns = {"record_id": ids.slice(lo, rows.size),
+                       **{name: part.column(name) for name in part.column_names},
+                       "activity_date": pa.array(self.dates[rows].astype(np.int32)
+                                                 ).cast(pa.date32()),
+                       "activity_type": kinds.take(pa.array(self.kind[rows])),
+                       "locality": localities.take(pa.array((self.owner[rows] * 31) % 67))}
+            table = pa.table(columns)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+        if writer is not None:
+            writer.close()
+        return ids
+
+
+def _record_ids(prefix: str, n: int) -> pa.Array:
+    """``<prefix>00000001`` .. ``<prefix>{n:08d}``, built without a Python string each."""
+    numbers = pa.array(np.arange(1, n + 1)).cast(pa.string())
+    padded = pc.utf8_lpad(numbers, width=8, padding="0")
+    return pc.binary_join_element_wise(pa.scalar(prefix), padded, pa.scalar(""))
 
 
 def _merge_short_trips(stays: list[list]) -> list[tuple[int, int | None]]:
@@ -377,8 +424,15 @@ def _record_table(rows: pd.DataFrame, prefix: str, rng: np.random.Generator
     return frame, order
 
 
-def _write(frame: pd.DataFrame, path: Path) -> None:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+def _write(frame: pd.DataFrame | pa.Table, path: Path) -> None:
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(
+        frame, preserve_index=False)
+    pq.write_table(_typed(table), path)
+
+
+def _typed(table: pa.Table) -> pa.Table:
+    """The contract's types: dates as dates (from day numbers), years as integers, columns
+    that hold only nulls as text."""
     fields = []
     for f in table.schema:
         if f.name in DATE_COLUMNS:
@@ -398,7 +452,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
             arrays.append(pa.array(ints, mask=mask, type=pa.int32()).cast(pa.date32()))
         else:
             arrays.append(col.cast(f.type))
-    pq.write_table(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), path)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 PREFIX = {"population_register": "PR", "aliens_register": "AR", "residence_permits": "RP",
@@ -438,18 +492,21 @@ def synthesise(n: int, seed: int, out: Path, world: World | None = None) -> dict
     counts, record_person = {}, []
     for source, rows in b.rows.items():
         if source == "activity":
-            frame, order = _record_table(activity, PREFIX[source], rng)
-            owners = b.activity_owner[order]
+            order = rng.permutation(activity.owner.size)
+            ids = activity.write(order, PREFIX[source], out / f"{source}.parquet")
+            owners = activity.owner[order]
         else:
             frame, order = _record_table(pd.DataFrame(rows), PREFIX[source], rng)
             owners = np.asarray(b.owner[source])[order]
-        _write(frame, out / f"{source}.parquet")
-        record_person.append(pd.DataFrame({"source": source, "record_id": frame["record_id"],
-                                           "true_person_id": owners}))
-        counts[source] = len(frame)
+            _write(frame, out / f"{source}.parquet")
+            ids = pa.array(frame["record_id"])
+        record_person.append(pa.table({
+            "source": pa.nulls(len(ids), pa.string()).fill_null(source),
+            "record_id": ids, "true_person_id": pa.array(owners)}))
+        counts[source] = len(owners)
     (out / "country.txt").write_text(w.country + "\n")
     write_world(w, out)
-    truth_events = _write_truth(people, w, out, pd.concat(record_person, ignore_index=True))
+    truth_events = _write_truth(people, w, out, pa.concat_tables(record_person))
     mirror = _mirror_flows(people, truth_events, w, rng)
     _write(mirror, out / "mirror_flows.parquet")
     counts["mirror_flows"] = len(mirror)
@@ -457,7 +514,7 @@ def synthesise(n: int, seed: int, out: Path, world: World | None = None) -> dict
     return counts
 
 
-def _write_truth(people: list[Person], w: World, out: Path, record_person: pd.DataFrame
+def _write_truth(people: list[Person], w: World, out: Path, record_person: pa.Table
                  ) -> pd.DataFrame:
     _write(record_person, out / "truth" / "record_person.parquet")
     persons = pd.DataFrame({
