@@ -7,7 +7,8 @@ Run by hand (never from the tests):
 For each size (default world, one seed): ``synth``, then ``run`` with its stages timed (time
 and peak memory per stage from ``quality.json``), the peak disk of the run's work folder and
 spill (sampled every second), scored pairs per person, and persons and events F1 from
-``evaluate``. In the same process and on the same records, a plain Splink 5 script
+``evaluate``, and each blocking rule's scored pairs, true matches and links against the
+truth. In the same process and on the same records, a plain Splink 5 script
 (``linkage_synthetic.plain_splink``) links them, so that the ratio of the two linkage times
 holds on a noisy machine. Then the growth from the smallest to the largest size: time and
 pairs over the size ratio (1.0 is linear).
@@ -36,12 +37,15 @@ MIGLINK = [sys.executable, "-m", "pipelines.cli"]
 
 def folder_bytes(folder: Path) -> int:
     total = 0
-    for path in folder.rglob("*"):
-        try:
-            if path.is_file():
-                total += path.stat().st_size
-        except OSError:  # removed while we looked
-            pass
+    try:
+        for path in folder.rglob("*"):
+            try:
+                if path.is_file():
+                    total += path.stat().st_size
+            except OSError:  # a file removed while we looked
+                pass
+    except OSError:  # the folder moved into place (or removed) while we looked
+        pass
     return total
 
 
@@ -88,13 +92,16 @@ def blocking_figures(out: Path, truth: Path) -> list[dict]:
     con = duckdb.connect(str(out / "miglink.duckdb"), read_only=True)
     try:
         rows = con.sql(f"""
-            WITH profile_truth AS (
-                SELECT p.unique_id, mode(CAST(t.true_person_id AS VARCHAR)) AS person
+            WITH counted AS (
+                SELECT p.unique_id, CAST(t.true_person_id AS VARCHAR) AS person, count(*) AS n
                 FROM record_profile AS p
                 JOIN read_parquet('{truth / "record_person.parquet"}') AS t
                   ON CAST(t.source AS VARCHAR) = p.source
                  AND CAST(t.record_id AS VARCHAR) = p.record_id
-                GROUP BY p.unique_id)
+                GROUP BY ALL),
+            profile_truth AS (
+                SELECT unique_id, person FROM counted
+                QUALIFY row_number() OVER (PARTITION BY unique_id ORDER BY n DESC, person) = 1)
             SELECT b.blocking_rule, b.rule, count(d.blocking_rule) AS pairs,
                    count(*) FILTER (WHERE l.person = r.person) AS matches,
                    count(*) FILTER (WHERE d.decision = 'link' AND l.person = r.person)

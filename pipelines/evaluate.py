@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import duckdb
 from linkage.evaluate import exact_persons, links_pairwise, persons_pairwise, prf
 from pipelines.quality import JOIN_KIND_SQL
 from pipelines.rules import RULES
+from schemas import engine
 from schemas import sql as db
 from schemas.errors import ConfigError
 from schemas.sql import run_stage
@@ -40,12 +42,26 @@ def _match_events(pairs: list[tuple]) -> int:
 
 
 def evaluate(out: Path, truth: Path, tolerance_days: int = TOLERANCE_DAYS) -> dict[str, Any]:
+    """Score the run in ``out`` against ``truth``; on a database bounded like a run's (a
+    share of the machine's memory, in a folder beside ``out`` removed after)."""
     for needed in (out / "person_records.parquet", truth / "record_person.parquet"):
         if not needed.exists():
             raise ConfigError(f"{needed} is missing")
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.evaluate-",
+                                     dir=out.resolve().parent) as work:
+        # a database file, not memory: at national scale the truth and the run's tables
+        # outgrow the memory limit, and a file's tables are paged out as spill is
+        con = duckdb.connect(str(Path(work) / "evaluate.duckdb"))
+        try:
+            engine.apply(con, engine.resolve(engine.EngineSettings(), Path(work)))
+            return _evaluate(con, out, truth, tolerance_days)
+        finally:
+            con.close()
+
+
+def _evaluate(con: Any, out: Path, truth: Path, tolerance_days: int) -> dict[str, Any]:
     run = json.loads((out / "run_config.json").read_text())
     window_start, as_of = run["window_start"], run["as_of"]
-    con = duckdb.connect()
     run_stage(con, "evaluate",
               f"CREATE TABLE person_records AS SELECT * FROM '{out / 'person_records.parquet'}'")
     run_stage(con, "evaluate",
@@ -190,9 +206,14 @@ def linkage_errors(con: Any, database: Path) -> dict[str, Any]:
     run_stage(con, "evaluate", f"ATTACH '{database}' AS run (READ_ONLY)")
     run_stage(con, "evaluate",
               """CREATE TABLE profile_truth AS
-        SELECT unique_id, mode(true_person_id ORDER BY true_person_id) AS true_person_id
-        FROM run.record_profile JOIN truth_record_person USING (source, record_id)
-        GROUP BY unique_id""")
+        WITH counted AS (
+            SELECT unique_id, true_person_id, count(*) AS n
+            FROM run.record_profile JOIN truth_record_person USING (source, record_id)
+            GROUP BY ALL)
+        -- the commonest true person, ties the first (an ordered mode() does not spill)
+        SELECT unique_id, true_person_id FROM counted
+        QUALIFY row_number() OVER (PARTITION BY unique_id ORDER BY n DESC, true_person_id) = 1
+        """)
     figures = """
         count(*) FILTER (WHERE decision = 'link' AND NOT same) AS false_matches,
         round(sum(1 - person_match_probability) FILTER (WHERE decision = 'link'), 1)
