@@ -39,6 +39,16 @@ def source_sizes(con: Any, typed: dict[str, str]) -> dict[str, int]:
     return {s: int(_one(con, f"SELECT count(*) FROM {t}")) for s, t in typed.items()}
 
 
+def input_findings(con: Any) -> list[dict[str, Any]]:
+    """The impossible records validation kept (``schemas.validation.check_logic``), counted
+    by file and check; no values."""
+    if not db.value(con, "quality", "SELECT count(*) FROM duckdb_tables() "
+                                    "WHERE table_name = 'input_findings'"):
+        return []
+    return _rows(con, "SELECT file, column_name AS column, problem, records, first_row "
+                      "FROM input_findings ORDER BY file, column_name, problem")
+
+
 def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
     """Counts, model-based error estimates (fastLink-style) and link rates per source pair."""
     t = float(threshold)

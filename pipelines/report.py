@@ -168,7 +168,11 @@ def render_report(q: dict[str, Any]) -> str:
                 ("expected false joins (persons)", link.get("expected_false_joins")),
                 ("expected split persons", link.get("expected_split_persons")))) + "</div>",
         "<h2>Sources</h2>" + table([{"source": s, "records": n}
-                                    for s, n in q["sources"].items()]),
+                                    for s, n in q["sources"].items()])
+        + ("<h3>Impossible records kept</h3><p class='note'>Records whose dates contradict "
+           "each other (a typing slip, most often in a birth date), counted; they are linked "
+           "and used as they stand.</p>" + table(q["input_findings"])
+           if q.get("input_findings") else ""),
         "<h2>Linkage</h2><p class='note'>Link rate: share of a source's records (row) whose "
         "person also has a record in the other source (column).</p>"
         + _link_matrix(link["link_rates"])

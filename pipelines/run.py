@@ -316,6 +316,7 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
                 "sign_of_life_start": sol_start.isoformat(),
                 "rules": list(config.rules), "version": _version()},
         "sources": quality.source_sizes(con, typed),
+        "input_findings": quality.input_findings(con),
         "linkage": quality.linkage_figures(con, config.linkage.threshold),
         "presence_model": quality.presence_model(con, model),
         "flow_intervals": quality.flow_intervals(con),

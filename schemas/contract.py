@@ -27,6 +27,11 @@ class SourceSpec:
     columns: tuple[Column, ...]
     linked: bool = True
     key: str | None = "record_id"
+    # the day the record was made (the person was seen, registered, counted): no birth, and
+    # no arrival, after it
+    record_date: str | None = None
+    # (start, end): a stay or permit cannot end before it starts
+    period: tuple[str, str] | None = None
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -56,8 +61,9 @@ IDENTITY_COLUMNS: tuple[Column, ...] = (
 IDENTIFYING = tuple(c.name for c in IDENTITY_COLUMNS if c.name not in ("record_id", "locality"))
 
 
-def _linked(name: str, *own: Column) -> SourceSpec:
-    return SourceSpec(name, IDENTITY_COLUMNS + own)
+def _linked(name: str, *own: Column, record_date: str, period: tuple[str, str] | None = None
+            ) -> SourceSpec:
+    return SourceSpec(name, IDENTITY_COLUMNS + own, record_date=record_date, period=period)
 
 
 SOURCES: dict[str, SourceSpec] = {
@@ -70,24 +76,28 @@ SOURCES: dict[str, SourceSpec] = {
             Column("deregistration_reason", "code", allowed=("emigration", "death", "other")),
             Column("previous_residence_country", "country"),
             Column("next_residence_country", "country"),
+            record_date="registration_date", period=("registration_date", "deregistration_date"),
         ),
         _linked(
             "aliens_register",
             Column("registration_date", "date", required=True),
             Column("end_date", "date"),
             Column("stay_purpose", "code", allowed=STAY_PURPOSE),
+            record_date="registration_date", period=("registration_date", "end_date"),
         ),
         _linked(
             "residence_permits",
             Column("valid_from", "date", required=True),
             Column("valid_to", "date"),
             Column("permit_type", "code", allowed=STAY_PURPOSE),
+            record_date="valid_from", period=("valid_from", "valid_to"),
         ),
         _linked(
             "census",
             Column("census_date", "date", required=True),
             Column("residence_one_year_ago_country", "country"),
             Column("year_of_arrival", "integer"),
+            record_date="census_date",
         ),
         _linked(
             "survey",
@@ -95,16 +105,19 @@ SOURCES: dict[str, SourceSpec] = {
             Column("weight", "number", required=True, positive=True),
             Column("year_of_arrival", "integer"),
             Column("previous_residence_country", "country"),
+            record_date="interview_date",
         ),
         _linked(
             "border_crossings",
             Column("crossing_date", "date", required=True),
             Column("direction", "code", required=True, allowed=("in", "out")),
+            record_date="crossing_date",
         ),
         _linked(
             "activity",
             Column("activity_date", "date", required=True),
             Column("activity_type"),
+            record_date="activity_date",
         ),
         SourceSpec(
             "mirror_flows",

@@ -9,6 +9,7 @@ for the first data row (a CSV file's header line is not counted).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import logging
 import re
 from collections.abc import Mapping
@@ -238,6 +239,57 @@ def validate_raw(con: Any, spec: SourceSpec, table: str, file: str) -> list[Viol
     return out
 
 
+def check_logic(con: Any, spec: SourceSpec, table: str, file: str, today: dt.date
+                ) -> tuple[list[Violation], list[dict[str, Any]]]:
+    """Records that are well-formed but impossible, on the typed table.
+
+    A date or year after ``today`` (a birth, an arrival, the record's own date) cannot be a
+    slip of the pen of a real value: the file is broken, and these are violations. A stay or
+    permit that ends before it starts, a birth after the record's date, an arrival after the
+    record's date or before the birth are what registers hold in small numbers (a birth date
+    keyed in wrong): findings, counted and logged, the run goes on. Dates are personal
+    data: no value is shown."""
+    errors: list[tuple[str, str, str]] = []  # (column, SQL true where wrong, problem)
+    findings: list[tuple[str, str, str]] = []
+    now = db.literal(today)
+    # (a register's or permit's start may be set ahead: only observations are bounded)
+    for column in ("birth_date", None if spec.period else spec.record_date):
+        if column and spec.column(column):
+            errors.append((column, f"{_quote(column)} > {now}", "is in the future"))
+    for column in ("birth_year", "year_of_arrival"):
+        if spec.column(column):
+            errors.append((column, f"{_quote(column)} > year({now})", "is in the future"))
+    if spec.period:
+        start, end = spec.period
+        findings.append((end, f"{_quote(end)} < {_quote(start)}", f"is before {start}"))
+    if spec.record_date:
+        day = _quote(spec.record_date)
+        findings.append(("birth_date", f"birth_date > {day}", f"is after {spec.record_date}"))
+        findings.append(("birth_year", f"birth_year > year({day})",
+                         f"is after the year of {spec.record_date}"))
+        if spec.column("year_of_arrival"):
+            findings.append(("year_of_arrival", f"year_of_arrival > year({day})",
+                             f"is after the year of {spec.record_date}"))
+            findings.append(("year_of_arrival",
+                             "year_of_arrival < coalesce(year(birth_date), birth_year)",
+                             "is before the year of birth"))
+    violations: list[Violation] = []
+    for column, wrong, problem in errors:
+        rows = _examples(con, f"SELECT __row FROM {table} WHERE {wrong} ORDER BY __row "
+                              f"LIMIT {EXAMPLES_PER_CHECK}")
+        violations += [Violation(file, column, r[0], None, problem) for r in rows]
+    found = []
+    for column, wrong, problem in findings:
+        records, first = db.rows(con, "validate", f"SELECT count(*), min(__row) FROM {table} "
+                                                  f"WHERE {wrong}")[0]
+        if records:
+            found.append({"file": file, "column": column, "problem": problem,
+                          "records": int(records), "first_row": int(first)})
+            log.warning("%s, column %r: %d record(s) where it %s (first: row %d); kept",
+                        file, column, records, problem, first)
+    return violations, found
+
+
 def _sql_type(column: Column) -> str:
     return {"date": "DATE", "integer": "BIGINT", "number": "DOUBLE"}.get(column.type, "VARCHAR")
 
@@ -261,11 +313,25 @@ def type_source(con: Any, spec: SourceSpec, raw_table: str) -> str:
     return table
 
 
-def load_and_validate(con: Any, sources: Mapping[str, SourceFile]) -> dict[str, str]:
+def keep_findings(con: Any, findings: list[dict[str, Any]]) -> None:
+    """Table ``input_findings``: the impossible records kept, counted by file and check."""
+    run_stage(con, "validate", "CREATE OR REPLACE TABLE input_findings (file VARCHAR, "
+                               "column_name VARCHAR, problem VARCHAR, records BIGINT, "
+                               "first_row BIGINT)")
+    for f in findings:
+        run_stage(con, "validate", "INSERT INTO input_findings VALUES (?, ?, ?, ?, ?)",
+                  [f["file"], f["column"], f["problem"], f["records"], f["first_row"]])
+
+
+def load_and_validate(con: Any, sources: Mapping[str, SourceFile],
+                      today: dt.date | None = None) -> dict[str, str]:
     """Load, validate and type every source; raise one SchemaError listing all violations.
+    Impossible but common records (``check_logic``) are kept and counted in table
+    ``input_findings``; ``today`` (default: the clock's) bounds every date.
 
     Returns source name -> typed table name.
     """
+    today = today or dt.date.today()
     violations: list[Violation] = []
     raw: dict[str, str] = {}
     if "population_register" not in sources and "census" not in sources:
@@ -281,6 +347,14 @@ def load_and_validate(con: Any, sources: Mapping[str, SourceFile]) -> dict[str, 
     if violations:
         raise SchemaError(violations)
     typed = {name: type_source(con, SOURCES[name], table) for name, table in raw.items()}
+    findings: list[dict[str, Any]] = []
+    for name, table in typed.items():
+        wrong, found = check_logic(con, SOURCES[name], table, sources[name].label, today)
+        violations += wrong
+        findings += found
+    if violations:
+        raise SchemaError(violations)
+    keep_findings(con, findings)
     for name, table in typed.items():
         n = db.value(con, "validate", f"SELECT count(*) FROM {table}")
         log.info("source %s: %d records", name, n)

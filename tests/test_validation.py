@@ -191,3 +191,40 @@ def test_ragged_csv_line_is_reported_without_its_contents(tmp_path, capsys):
     assert "census.csv" in err and "row 3" in err
     for identifying in ("Olga", "Petrova", "1985-01-02", "SELECT"):
         assert identifying not in err
+
+
+def test_a_year_in_the_future_is_refused(tmp_path):
+    text = ("record_id,first_name,census_date,year_of_arrival\n"
+            "c1,Ivan,2021-10-01,2015\nc2,Anna,2021-10-01,2999\n")
+    v = _one(_violations(tmp_path, {"census.csv": text}), "year_of_arrival", 2, "future")
+    assert "census.csv" in str(v) and "row 2" in str(v)
+
+
+def test_a_birth_date_in_the_future_is_refused_without_its_value(tmp_path):
+    text = GOOD_CENSUS.replace("1990-12-31", "2990-12-31")
+    v = _one(_violations(tmp_path, {"census.csv": text}), "birth_date", 2, "future")
+    assert v.value is None and "2990" not in str(v)
+
+
+def test_contradicting_dates_are_kept_and_counted(tmp_path, caplog):
+    """A deregistration before its registration, a birth after the census, an arrival before
+    the birth: registers hold a few (a date keyed in wrong); the run goes on and says so."""
+    (tmp_path / "census.csv").write_text(
+        "record_id,first_name,birth_date,census_date,year_of_arrival\n"
+        "c1,Ivan,1980-05-01,2021-10-01,1975\n"
+        "c2,Anna,2021-11-30,2021-10-01,\n"
+        "c3,Olga,1990-01-01,2021-10-01,2001\n")
+    (tmp_path / "population_register.csv").write_text(
+        "record_id,first_name,registration_date,deregistration_date\n"
+        "r1,Ivan,2010-01-01,2012-01-01\n"
+        "r2,Anna,2010-01-01,2008-11-05\n")
+    con = duckdb.connect()
+    load_and_validate(con, discover_sources(tmp_path))
+    found = {(f, c, p, n, first) for f, c, p, n, first in con.sql(
+        "SELECT * FROM input_findings").fetchall()}
+    assert found == {
+        ("census.csv", "birth_date", "is after census_date", 1, 2),
+        ("census.csv", "year_of_arrival", "is before the year of birth", 1, 1),
+        ("population_register.csv", "deregistration_date", "is before registration_date",
+         1, 2)}
+    assert "2008-11-05" not in caplog.text and "2021-11-30" not in caplog.text

@@ -53,3 +53,37 @@ def test_validator_reports_exactly_the_bad_cells(case):
     per_column = {c: sorted(r for cc, r in bad if cc == c) for c in GOOD}
     expected = {(c, r) for c, rs in per_column.items() for r in rs[:5]}
     assert found == expected
+
+
+@st.composite
+def registers(draw):
+    """Registrations with a deregistration some days before or after (or none) and a birth
+    date before or after the registration."""
+    import datetime as dt
+
+    rows = []
+    for _ in range(draw(st.integers(1, 10))):
+        start = dt.date(2000, 1, 1) + dt.timedelta(days=draw(st.integers(0, 8000)))
+        end = None if draw(st.booleans()) else start + dt.timedelta(
+            days=draw(st.integers(-400, 400)))
+        birth = start + dt.timedelta(days=draw(st.integers(-30000, 30)))
+        rows.append((start, end, birth))
+    return rows
+
+
+@settings(max_examples=40, deadline=None)
+@given(registers())
+def test_contradicting_dates_are_counted_exactly_and_never_refused(rows):
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = ["record_id,first_name,birth_date,registration_date,deregistration_date"]
+        lines += [f"r{i},Ivan,{b},{s},{e or ''}" for i, (s, e, b) in enumerate(rows, start=1)]
+        Path(tmp, "population_register.csv").write_text("\n".join(lines) + "\n")
+        con = duckdb.connect()
+        load_and_validate(con, discover_sources(Path(tmp)))
+        found = {column: (n, first) for column, n, first in con.sql(
+            "SELECT column_name, records, first_row FROM input_findings").fetchall()}
+    ended_early = [i for i, (s, e, _) in enumerate(rows, start=1) if e is not None and e < s]
+    born_after = [i for i, (s, _, b) in enumerate(rows, start=1) if b > s]
+    expected = {column: (len(hits), hits[0]) for column, hits in
+                (("deregistration_date", ended_early), ("birth_date", born_after)) if hits}
+    assert found == expected
