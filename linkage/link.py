@@ -210,7 +210,9 @@ def build_profiles(con: Any, duplicate_free: tuple[str, ...] = ()) -> int:
                any_value(i.sex) AS sex, any_value(i.citizenship) AS citizenship,
                any_value(i.country_of_birth) AS country_of_birth,
                any_value(l.locality) AS locality,
-               min(i.source || '|' || i.record_id) AS representative,
+               -- the first record (by source, then record_id): a struct, so that no
+               -- character of a record_id can cut it
+               min({'source': i.source, 'record_id': i.record_id}) AS representative,
                count(*) AS n_records
         FROM record_profile AS p JOIN identity_std AS i USING (source, record_id)
         LEFT JOIN locality AS l USING (unique_id)
@@ -589,10 +591,10 @@ def person_tables(con: Any, settings: LinkageSettings) -> None:
                  person_attributes_sql("person_attribute_records") + " ORDER BY person_id")
     run_stage(con, "persons", "DROP TABLE person_attribute_records")
     create_table(con, "links", "links", f"""
-        SELECT split_part(l.representative, '|', 1) AS source_l,
-               split_part(l.representative, '|', 2) AS record_id_l,
-               split_part(r.representative, '|', 1) AS source_r,
-               split_part(r.representative, '|', 2) AS record_id_r,
+        SELECT struct_extract(l.representative, 'source') AS source_l,
+               struct_extract(l.representative, 'record_id') AS record_id_l,
+               struct_extract(r.representative, 'source') AS source_r,
+               struct_extract(r.representative, 'record_id') AS record_id_r,
                -- rounded: sums over threads differ in the last bits from run to run
                round(s.match_weight, 6) AS match_weight,
                round(s.match_probability, 9) AS match_probability

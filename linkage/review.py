@@ -73,10 +73,10 @@ def sample_pairs(con: Any, size: int, seed: int) -> tuple[pd.DataFrame, list[dic
                                                     + {int(seed)})) AS draw
             FROM pair_decisions AS d WHERE NOT known_two_persons)
         SELECT b.band, b.match_probability, b.match_weight, b.decision,
-               split_part(l.representative, '|', 1) AS source_l,
-               split_part(l.representative, '|', 2) AS record_id_l,
-               split_part(r.representative, '|', 1) AS source_r,
-               split_part(r.representative, '|', 2) AS record_id_r{weight_cols}
+               struct_extract(l.representative, 'source') AS source_l,
+               struct_extract(l.representative, 'record_id') AS record_id_l,
+               struct_extract(r.representative, 'source') AS source_r,
+               struct_extract(r.representative, 'record_id') AS record_id_r{weight_cols}
         FROM banded AS b
         JOIN profiles AS l ON l.unique_id = b.unique_id_l
         JOIN profiles AS r ON r.unique_id = b.unique_id_r

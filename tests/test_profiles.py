@@ -39,3 +39,10 @@ def test_identical_identities_of_one_source_are_one_profile():
     assert len({profile[f"activity|{i}"] for i in (1, 3, 4, 6, 8, 9, 10)}) == 7
     assert profile["population_register|1"] != profile["activity|1"]
     assert profile["census|1"] != profile["census|2"]
+
+
+def test_a_record_id_holding_the_separator_stays_whole():
+    con = profiled([("activity", "2020|17", NAMES), ("census", "c|1", NAMES)])
+    assert sorted(con.sql("SELECT struct_extract(representative, 'source'), "
+                          "struct_extract(representative, 'record_id') FROM profiles")
+                  .fetchall()) == [("activity", "2020|17"), ("census", "c|1")]
