@@ -122,6 +122,19 @@ def scale(name: str, result: dict) -> list[str]:
     for row in result.get("sizes", []):
         stages = ", ".join(f"{s['stage']} {s['seconds']} s" for s in row.get("stages", []))
         lines.append(f"- {row['persons']:,} persons: {stages}.")
+        if row.get("note"):
+            lines.append(f"- {row['persons']:,} persons, note: {row['note']}.")
+    for row in result.get("sizes", []):
+        if row.get("blocking"):
+            lines += ["", f"Blocking rules at {row['persons']:,} persons: scored pairs, true "
+                      "matches among them, and the links they gave (a pair counts for the "
+                      "first rule that finds it).", "",
+                      "| rule | pairs | pairs / person | matches | true links | false links |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| {b['blocking_rule']}: {b['rule']} | {b['pairs']:,} | "
+                      f"{b['pairs'] / row['persons']:.2f} | {b['matches']:,} | "
+                      f"{b['true_links']:,} | {b['false_links']:,} |"
+                      for b in row["blocking"]]
     growth = result.get("growth")
     if growth:
         lines += ["", f"Growth from {growth['from_persons']:,} to {growth['to_persons']:,} "
