@@ -279,9 +279,11 @@ def check_logic(con: Any, spec: SourceSpec, table: str, file: str, today: dt.dat
                               f"LIMIT {EXAMPLES_PER_CHECK}")
         violations += [Violation(file, column, r[0], None, problem) for r in rows]
     found = []
-    for column, wrong, problem in findings:
-        records, first = db.rows(con, "validate", f"SELECT count(*), min(__row) FROM {table} "
-                                                  f"WHERE {wrong}")[0]
+    counted = db.rows(con, "validate", "SELECT " + ", ".join(
+        f"count(*) FILTER (WHERE {wrong}), min(__row) FILTER (WHERE {wrong})"
+        for _, wrong, _ in findings) + f" FROM {table}")[0] if findings else ()  # one scan
+    for i, (column, _, problem) in enumerate(findings):
+        records, first = counted[2 * i], counted[2 * i + 1]
         if records:
             found.append({"file": file, "column": column, "problem": problem,
                           "records": int(records), "first_row": int(first)})
