@@ -204,15 +204,18 @@ class BlockingRule:
         return " + ".join(self.columns) + (f" ({self.note})" if self.note else "")
 
 
-UNDATED = '(l."birth_year_any" IS NULL OR r."birth_year_any" IS NULL)'
-WITHOUT_DATE = '(l."birth_date" IS NULL OR r."birth_date" IS NULL)'
-WITHOUT_LOCALITY = '(l."locality" IS NULL OR r."locality" IS NULL)'
+def a_side_without(column: str) -> str:
+    """SQL on a pair ``l``, ``r``: one side (or both) lacks ``column``."""
+    return f'(l."{column}" IS NULL OR r."{column}" IS NULL)'
+
+
+UNDATED = a_side_without("birth_year_any")
+WITHOUT_LOCALITY = a_side_without("locality")
 # Rules on initials are for names that are both a typo apart (the model's "both names
 # similar" level); pairs whose names are not both that alike reach at best the level of
 # other names, which a shared birth date does not outweigh.
 BOTH_NAMES_SIMILAR = (f'jaro_winkler_similarity(l."first_skel", r."first_skel") >= {JARO_LOW}'
                       f' AND jaro_winkler_similarity(l."last_skel", r."last_skel") >= {JARO_LOW}')
-
 
 
 def one_name_dissimilar_needs_locality(other: str) -> str:
@@ -268,8 +271,7 @@ def blocking_sql(index: int, rule: BlockingRule, duplicate_free: tuple[str, ...]
     two records of one duplicate-free source are never paired (they cannot be one person)."""
     parts = [f'l."block_{index}" = r."block_{index}"']
     if rule.side_lacking:
-        column = rule.side_lacking
-        parts.append(f'(l."{column}" IS NULL OR r."{column}" IS NULL)')
+        parts.append(a_side_without(rule.side_lacking))
     if rule.condition:
         parts.append(f"({rule.condition})")
     if duplicate_free:
