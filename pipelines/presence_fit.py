@@ -150,9 +150,10 @@ def _decode_chunk(con: Any, grid: pm.Grid, params: pm.ModelParameters,
     Its random draws depend only on the seed and the chunk's number."""
     persons = pdata.load_persons(con.cursor(), grid, index)
     for _ in range(settings.person_passes):
-        post = pm.forward_backward(persons, grid, params)
+        post = pm.forward_backward(persons, grid, params, transitions=False)
         pm.update_person_rates(persons, grid, post, params)
-    post = pm.forward_backward(persons, grid, params, keep=True)
+    post = pm.forward_backward(persons, grid, params, keep=True, transitions=False,
+                               moves=False)
     probability = pm.presence_probability(post)
     runs = {"": stays_from_weeks(persons, probability, settings.present_above)}
     doubt = ((probability > settings.in_doubt) & (probability < 1 - settings.in_doubt)).any(0)
@@ -230,9 +231,9 @@ def _without_crossings(persons: pm.Persons, rows: np.ndarray, grid: pm.Grid,
     part.activity_rate = part.activity_rate.copy()
     part.crossing_coverage = part.crossing_coverage.copy()
     for _ in range(settings.person_passes):
-        post = pm.forward_backward(part, grid, params)
+        post = pm.forward_backward(part, grid, params, transitions=False)
         pm.update_person_rates(part, grid, post, params)
-    post = pm.forward_backward(part, grid, params)
+    post = pm.forward_backward(part, grid, params, transitions=False, moves=False)
     return stays_from_weeks(part, pm.presence_probability(post), settings.present_above)
 
 

@@ -351,13 +351,19 @@ def _weigh_moves(x: np.ndarray, f_arrive: np.ndarray, f_depart: np.ndarray) -> n
 
 
 def forward_backward(persons: Persons, grid: Grid, p: ModelParameters,
-                     keep: bool = False) -> Posterior:
+                     keep: bool = False, transitions: bool = True,
+                     moves: bool = True) -> Posterior:
     """Scaled forward-backward over the weeks, vectorised over the persons of one group.
 
     A move (arrival or departure) and a week without one differ in what the border records,
     so the transition matrix is split into its stays and its moves: one product with
     ``[stays; moves]`` per week, each half weighted by its crossing likelihood. Arrays are
-    (state, person) per week, so that each product runs along the persons."""
+    (state, person) per week, so that each product runs along the persons.
+
+    ``transitions``: count the expected transitions and crossings recorded with no move
+    (what the M-step needs; left zero otherwise); ``moves``: count each person's expected
+    moves (what their own crossing coverage needs). Decoding needs neither in its last
+    pass, and the posterior is the same either way."""
     group = int(persons.group[0])
     a = p.transitions[group].astype(np.float32)
     a_stay, a_move = a * STAYING, a * (ARRIVAL | DEPARTURE)
@@ -382,8 +388,8 @@ def forward_backward(persons: Persons, grid: Grid, p: ModelParameters,
     kept = Filtered(alpha.copy(), e, f_stay, f_arrive, f_depart, a_stay, a_move) if keep \
         else None
     gamma = alpha  # overwritten in place, week by week from the end
-    transitions = np.zeros((S, S))
-    moves = np.zeros((4, n))
+    expected = np.zeros((S, S))
+    moved_in = np.zeros((4, n))
     stay_errors = np.zeros(2)
     beta = np.ones((S, n), dtype=np.float32)
     inside = persons.inside(k).astype(np.float32)
@@ -395,23 +401,27 @@ def forward_backward(persons: Persons, grid: Grid, p: ModelParameters,
         parts = np.concatenate([eb * f_stay[t], _weigh_moves(eb, f_arrive[t], f_depart[t])])
         prev = alpha[t - 1]
         beta = both @ parts  # (S, N)
-        xi = (prev * inside[t]) @ parts.T  # (S, 2S)
-        transitions += xi[:, :S] * a_stay + xi[:, S:] * a_move
-        if observed[t].any():
+        if transitions:
+            xi = (prev * inside[t]) @ parts.T  # (S, 2S)
+            expected += xi[:, :S] * a_stay + xi[:, S:] * a_move
+        if not observed[t].any():
+            continue
+        code = persons.crossing[t]
+        seen = observed[t]
+        if moves:
             moved = (a_move.T @ prev) * parts[S:] * inside[t]  # (S, N): moves into each state
-            stays = ((a_stay.T @ prev) * parts[:S]).sum(0) * inside[t]
-            code = persons.crossing[t]
-            seen = observed[t]
             arrivals, departures = moved[:P].sum(0), moved[P:].sum(0)
-            moves[0] += np.where(code == CROSS_IN, arrivals, 0)
-            moves[1] += np.where(seen, arrivals, 0)
-            moves[2] += np.where(code == CROSS_OUT, departures, 0)
-            moves[3] += np.where(seen, departures, 0)
+            moved_in[0] += np.where(code == CROSS_IN, arrivals, 0)
+            moved_in[1] += np.where(seen, arrivals, 0)
+            moved_in[2] += np.where(code == CROSS_OUT, departures, 0)
+            moved_in[3] += np.where(seen, departures, 0)
+        if transitions:
+            stays = ((a_stay.T @ prev) * parts[:S]).sum(0) * inside[t]
             stay_errors[0] += float(stays[(code == CROSS_IN) | (code == CROSS_OUT)].sum())
             stay_errors[1] += float(stays[seen].sum())
     gamma[0] *= beta
     gamma /= gamma.sum(1, keepdims=True)
-    return Posterior(gamma, log_likelihood, transitions, moves, stay_errors, kept)
+    return Posterior(gamma, log_likelihood, expected, moved_in, stay_errors, kept)
 
 
 def presence_as_of(kept: Filtered, end_week: int, window: int) -> np.ndarray:
@@ -438,19 +448,30 @@ def presence_as_of(kept: Filtered, end_week: int, window: int) -> np.ndarray:
 
 def sample_paths(kept: Filtered, samples: int, rng: np.random.Generator) -> np.ndarray:
     """Draw ``samples`` state paths per person from the posterior (forward filtering,
-    backward sampling): (K, samples, N) states."""
+    backward sampling): (K, samples, N) states.
+
+    Each week the distribution of the state given the next one is worked out once for
+    each of the S next states (S x S per person, not S per path: there are more paths
+    than states), and every path picks its row."""
     k, _, n = kept.alpha.shape
     paths = np.empty((k, samples, n), dtype=np.uint8)
     state = _draw(np.broadcast_to(kept.alpha[-1][:, None, :], (S, samples, n)), rng)
     paths[-1] = state
-    present_to = np.arange(S) < P  # the kind of move into each state
+    into_present = (np.arange(S) < P)[:, None]  # the kind of move into each next state
+    stay_to = kept.a_stay.T[:, None, :]  # (next, 1, previous)
+    move_to = kept.a_move.T[:, None, :]
+    rows_of = np.arange(n)[None, :]
     for t in range(k - 2, -1, -1):
-        nxt = state.astype(np.intp)  # (M, N)
-        into_present = present_to[nxt]
-        f_move = np.where(into_present, kept.f_arrive[t + 1], kept.f_depart[t + 1])  # (M, N)
-        weight = kept.a_stay[:, nxt] * kept.f_stay[t + 1] + kept.a_move[:, nxt] * f_move
-        weight *= kept.alpha[t][:, None, :]
-        state = _draw(weight, rng)
+        f_move = np.where(into_present, kept.f_arrive[t + 1][None, :],
+                          kept.f_depart[t + 1][None, :])  # (next, N)
+        weight = stay_to * kept.f_stay[t + 1][None, :, None] + move_to * f_move[:, :, None]
+        weight *= kept.alpha[t].T[None, :, :]  # (next, N, previous)
+        cumulative = np.cumsum(weight, axis=2)
+        with np.errstate(divide="ignore", invalid="ignore"):  # next states no path is in
+            cumulative /= cumulative[:, :, -1:]
+        given = cumulative.reshape(S * n, S)[state.astype(np.intp) * n + rows_of]  # (M, N, S)
+        u = rng.random(state.shape, dtype=np.float32)
+        state = np.minimum((given < u[..., None]).sum(-1), S - 1).astype(np.uint8)
         paths[t] = state
     return paths
 
