@@ -271,28 +271,32 @@ def joint_emission_table(p: ModelParameters) -> np.ndarray:
 
 
 def emissions(persons: Persons, grid: Grid, p: ModelParameters) -> np.ndarray:
-    """Emission likelihoods (K, S, N), each week scaled so its largest is 1."""
+    """Emission likelihoods (K, S, N), each week scaled so its largest is 1. Built state by
+    state into the time-major layout, with one scratch week-by-person array (no temporary
+    of the full size)."""
     table = joint_emission_table(p)
-    log_e = np.empty((persons.joint.shape[0], S, persons.joint.shape[1]), dtype=np.float32)
-    for s in range(S):  # one gather per state, straight into the time-major layout
-        np.take(np.ascontiguousarray(table[:, s]), persons.joint, out=log_e[:, s, :])
-    log_m = _log(p.activity_multiplier).astype(np.float32)[None, :, None]
-    m = p.activity_multiplier.astype(np.float32)[None, :, None]
+    k, n = persons.joint.shape
+    log_e = np.empty((k, S, n), dtype=np.float32)
+    log_m = _log(p.activity_multiplier).astype(np.float32)
+    m = p.activity_multiplier.astype(np.float32)
     rate = grid.activity_exposure[:, None] * persons.activity_rate[None, :]  # (K, N)
-    log_e += persons.activity[:, None, :] * log_m
-    log_e -= rate[:, None, :] * m
-    for c, week in enumerate(grid.census_weeks):
-        log_e[week] += np.where(persons.census[c][None, :],
-                                _log(p.census_enumerated)[:, None],
-                                _log(1 - p.census_enumerated)[:, None]).astype(np.float32)
-    k = persons.activity.shape[0]
+    activity = persons.activity.astype(np.float32)
+    enumerated = _log(p.census_enumerated).astype(np.float32)
+    missed = _log(1 - p.census_enumerated).astype(np.float32)
     t = np.arange(k)[:, None]
-    outside = (t < persons.first_week[None, :]) | (t > persons.last_week[None, :])  # (K, N)
-    log_e *= ~outside[:, None, :]
-    before = t < persons.first_week[None, :]
-    log_e[:, :P] = np.where(before[:, None, :], -np.inf, log_e[:, :P])  # not born yet
+    lived = (t >= persons.first_week[None, :]) & (t <= persons.last_week[None, :])  # (K, N)
+    before = t < persons.first_week[None, :]  # not born yet: not present
     birth = (t == persons.first_week[None, :]) & (persons.born_here & (persons.first_week > 0))
-    log_e[:, P:] = np.where(birth[:, None, :], -np.inf, log_e[:, P:])  # born here: present
+    scratch = np.empty((k, n), dtype=np.float32)
+    for s in range(S):
+        row = log_e[:, s, :]
+        np.take(np.ascontiguousarray(table[:, s]), persons.joint, out=row)
+        row += np.multiply(activity, log_m[s], out=scratch)
+        row -= np.multiply(rate, m[s], out=scratch)
+        for c, week in enumerate(grid.census_weeks):
+            row[week] += np.where(persons.census[c], enumerated[s], missed[s])
+        row *= lived
+        np.copyto(row, -np.inf, where=before if s < P else birth)  # born here: present
     log_e -= log_e.max(axis=1, keepdims=True)
     return np.exp(log_e, out=log_e)
 
