@@ -69,7 +69,7 @@ class LinkageSettings:
     # date, the commonest name): such a block would add max_block^2 / 2 pairs at most
     max_block: int = 250
     # blocked pairs are scored in chunks of about this many (memory, progress, resume)
-    pairs_per_chunk: float = 2e7
+    pairs_per_chunk: float = 1e8
     # a model file (from a previous run's model.json, or ``miglink review import
     # --write-model``): used as it is instead of training on this run's data
     model_file: str | None = None
@@ -139,20 +139,42 @@ def standardise_names(con: Any) -> None:
 # person's seventy identical signs of life (no birth date) made seventy joins and some 2,400
 # scored pairs, counted by error estimates as seventy chances of error. Records of a
 # duplicate-free source, and records without both names, stay one profile each.
+#
+# The work is done once per *identity* (the distinct identity columns of a source's records,
+# with their locality), not per record: a million persons' 31 million records hold some 5
+# million identities. ``_OWN_PROFILE`` (on an identity record) says which records are a profile
+# of their own: those keep their record_id in the identity.
+_OWN_PROFILE = """
+source IN ({duplicate_free}) OR (person_key IS NULL AND NOT (
+    (first_name_bf IS NOT NULL OR (first_name IS NOT NULL AND first_name NOT IN (
+        SELECT name FROM name_forms WHERE std IS NULL)))
+    AND (last_name_bf IS NOT NULL OR (last_name IS NOT NULL AND last_name NOT IN (
+        SELECT name FROM name_forms WHERE std IS NULL)))))
+"""
 _PROFILE_KEY = """
-CASE WHEN source IN ({duplicate_free}) THEN 'record|' || source || '|' || record_id
-     WHEN person_key IS NOT NULL
-       OR (coalesce(first_std, first_bf) IS NOT NULL AND coalesce(last_std, last_bf) IS NOT NULL)
-     THEN concat_ws('|', source, coalesce(person_key, ''), coalesce(first_std, first_bf, ''),
+CASE WHEN own_record IS NOT NULL THEN 'record|' || source || '|' || own_record
+     ELSE concat_ws('|', source, coalesce(person_key, ''), coalesce(first_std, first_bf, ''),
                     coalesce(last_std, last_bf, ''), coalesce(CAST(birth_date AS VARCHAR), ''),
                     coalesce(CAST(birth_year AS VARCHAR), ''), coalesce(sex, ''),
-                    coalesce(citizenship, ''), coalesce(country_of_birth, ''))
-     ELSE 'record|' || source || '|' || record_id END
+                    coalesce(citizenship, ''), coalesce(country_of_birth, '')) END
 """
+# the columns an identity is made of (with own_record)
+_IDENTITY_OF = tuple(c for c in ("source", *IDENTITY))
 
 
 def build_profiles(con: Any, duplicate_free: tuple[str, ...] = ()) -> int:
-    create_table(con, "standard identities", "identity_std", """
+    """Tables ``identity_std`` (each identity with its standard forms, its number of
+    records and its profile ``unique_id``), ``record_profile`` (the profile of every record)
+    and ``profiles``; returns the number of profiles."""
+    free = ", ".join(f"'{s}'" for s in duplicate_free if s in SOURCES) or "''"
+    own = _OWN_PROFILE.format(duplicate_free=free)
+    columns = ", ".join(_IDENTITY_OF)
+    create_table(con, "identity profiles", "identities", f"""
+        SELECT {columns}, CASE WHEN {own} THEN record_id END AS own_record,
+               count(*) AS n_records, min(record_id) AS first_record_id
+        FROM identity_records GROUP BY ALL""")
+    create_table(con, "standard identities", "identity_std", f"""
+        WITH standard AS (
         SELECT r.*, f.std AS first_std, f.skel AS first_skel,
                l.std AS last_std, l.skel AS last_skel, l.stem AS last_stem,
                f.initial AS first_initial_class, l.initial AS last_initial_class,
@@ -168,25 +190,29 @@ def build_profiles(con: Any, duplicate_free: tuple[str, ...] = ()) -> int:
                CASE WHEN coalesce(r.first_name_bf, r.last_name_bf) IS NOT NULL
                     THEN coalesce(r.first_name_bf, '') || '|' || coalesce(r.last_name_bf, '')
                END AS full_bf
-        FROM identity_records AS r
+        FROM identities AS r
         LEFT JOIN name_forms AS f ON f.name = r.first_name
-        LEFT JOIN name_forms AS l ON l.name = r.last_name""")
-    free = ", ".join(f"'{s}'" for s in duplicate_free if s in SOURCES) or "''"
-    profile_key = _PROFILE_KEY.format(duplicate_free=free)
+        LEFT JOIN name_forms AS l ON l.name = r.last_name)
+        SELECT *, dense_rank() OVER (ORDER BY profile_key) AS unique_id
+        FROM (SELECT *, {_PROFILE_KEY} AS profile_key FROM standard)""")
+    run_stage(con, "identity profiles", "DROP TABLE identities")
+    same = " AND ".join(f"r.{c} IS NOT DISTINCT FROM i.{c}" for c in _IDENTITY_OF)
     create_table(con, "identity profiles", "record_profile", f"""
-        SELECT source, record_id, dense_rank() OVER (ORDER BY profile_key) AS unique_id
-        FROM (SELECT source, record_id, {profile_key} AS profile_key FROM identity_std)""")
+        SELECT r.source, r.record_id, i.unique_id
+        FROM (SELECT *, CASE WHEN {own} THEN record_id END AS own_record
+              FROM identity_records) AS r
+        JOIN identity_std AS i
+          ON {same} AND r.own_record IS NOT DISTINCT FROM i.own_record""")
     create_table(con, "identity profiles", "profiles", """
         WITH locality AS (  -- the locality most records state; ties: the first
             SELECT unique_id, locality FROM (
-                SELECT p.unique_id, i.locality,
-                       row_number() OVER (PARTITION BY p.unique_id
-                                          ORDER BY count(*) DESC, i.locality) AS rank
-                FROM record_profile AS p JOIN identity_std AS i USING (source, record_id)
-                WHERE i.locality IS NOT NULL GROUP BY p.unique_id, i.locality)
+                SELECT unique_id, locality,
+                       row_number() OVER (PARTITION BY unique_id
+                                          ORDER BY sum(n_records) DESC, locality) AS rank
+                FROM identity_std WHERE locality IS NOT NULL GROUP BY unique_id, locality)
             WHERE rank = 1
         )
-        SELECT p.unique_id, any_value(i.source) AS source,
+        SELECT i.unique_id, any_value(i.source) AS source,
                any_value(i.person_key) AS person_key,
                any_value(i.first_std) AS first_std, any_value(i.first_skel) AS first_skel,
                any_value(i.last_std) AS last_std, any_value(i.last_skel) AS last_skel,
@@ -212,11 +238,11 @@ def build_profiles(con: Any, duplicate_free: tuple[str, ...] = ()) -> int:
                any_value(l.locality) AS locality,
                -- the first record (by source, then record_id): a struct, so that no
                -- character of a record_id can cut it
-               min({'source': i.source, 'record_id': i.record_id}) AS representative,
-               count(*) AS n_records
-        FROM record_profile AS p JOIN identity_std AS i USING (source, record_id)
+               min({'source': i.source, 'record_id': i.first_record_id}) AS representative,
+               sum(i.n_records) AS n_records
+        FROM identity_std AS i
         LEFT JOIN locality AS l USING (unique_id)
-        GROUP BY p.unique_id""")
+        GROUP BY i.unique_id""")
     return db.count(con, "identity profiles", "profiles")
 
 
@@ -226,15 +252,17 @@ PERSON_ATTRIBUTES = (("sex", "sex"), ("birth_year_any", "birth_year"),
                      ("country_of_birth", "country_of_birth"))
 
 
-def person_attributes_sql(records: str) -> str:
+def person_attributes_sql(records: str, weight: str | None = None) -> str:
     """SQL: every person's attributes from ``records`` (person_id, source and the identity
-    columns): the value most of its records state; on ties the one a register states, then
-    the first in order. Counted per value and ranked (DuckDB's ``mode(... ORDER BY ...)``
-    gave the same answers but took 37 s of the 100,000-person run's linkage, this 1 s)."""
+    columns; a row stands for ``weight`` records, else for one): the value most of its
+    records state; on ties the one a register states, then the first in order. Counted per
+    value and ranked (DuckDB's ``mode(... ORDER BY ...)`` gave the same answers but took
+    37 s of the 100,000-person run's linkage, this 1 s)."""
+    records_counted = f"sum({weight})" if weight else "count(*)"
     ranked = ", ".join(f"""{name} AS (
         SELECT person_id, {column} AS {name} FROM (
             SELECT person_id, {column},
-                   row_number() OVER (PARTITION BY person_id ORDER BY count(*) DESC,
+                   row_number() OVER (PARTITION BY person_id ORDER BY {records_counted} DESC,
                                       bool_or({IN_REGISTER}) DESC, {column}) AS rank
             FROM {records} WHERE {column} IS NOT NULL GROUP BY person_id, {column})
         WHERE rank = 1)""" for column, name in PERSON_ATTRIBUTES)
@@ -485,17 +513,24 @@ def block_keys(con: Any, rules: list[model.BlockingRule], max_block: int) -> Non
     A key shared by more than ``max_block`` profiles is set to NULL (never blocked on): such
     values carry no identifying information, and one of them could add billions of pairs.
     """
-    keys, described = [], []
+    # each key counted by a GROUP BY joined back (a window per key sorted 4.4 million
+    # profiles eight times: 75 s of the million-person run)
+    keyed, counted, joins, keys, described = [], [], [], [], []
     for i, rule in enumerate(rules):
         columns, lacking = rule.columns, rule.side_lacking
         key = "concat_ws('|', " + ", ".join(f'CAST("{c}" AS VARCHAR)' for c in columns) + ")"
         present = " AND ".join(f'"{c}" IS NOT NULL' for c in columns)
+        keyed.append(f"CASE WHEN {present} THEN {key} END AS key_{i}")
+        without = "count(*)" if lacking is None else \
+            f'count(*) FILTER (WHERE "{lacking}" IS NULL)'
+        counted.append(f"""size_{i} AS (SELECT key_{i}, count(*) AS n, {without} AS lacking
+                                   FROM keyed WHERE key_{i} IS NOT NULL GROUP BY key_{i})""")
+        joins.append(f"LEFT JOIN size_{i} USING (key_{i})")
         if lacking is None:
-            fits = f"count(*) OVER (PARTITION BY {key}) <= {int(max_block)}"
+            fits = f"size_{i}.n <= {int(max_block)}"
         else:  # pairs with a side lacking the column: capped at the same number of pairs
-            fits = (f"count(*) FILTER (WHERE \"{lacking}\" IS NULL) OVER (PARTITION BY {key})"
-                    f" * count(*) OVER (PARTITION BY {key}) <= {int(max_block) ** 2 // 2}")
-        keys.append(f"CASE WHEN {present} AND {fits} THEN {key} END AS block_{i}")
+            fits = f"size_{i}.lacking * size_{i}.n <= {int(max_block) ** 2 // 2}"
+        keys.append(f"CASE WHEN {fits} THEN key_{i} END AS block_{i}")
         described.append(f"SELECT {i} AS blocking_rule, {db.literal(rule.label)} AS rule")
     if not keys:  # too few profiles to need blocking: every pair is compared
         create_table(con, "blocking keys", "blocking_rules",
@@ -507,8 +542,13 @@ def block_keys(con: Any, rules: list[model.BlockingRule], max_block: int) -> Non
                                      "SELECT column_name FROM (DESCRIBE profiles)")
                if r[0].startswith("block_")]  # a stopped run's keys are made again
     star = f"* EXCLUDE ({', '.join(earlier)})" if earlier else "*"
-    create_table(con, "blocking keys", "profiles_keyed",
-                 f"SELECT {star}, {', '.join(keys)} FROM profiles")
+    key_columns = ", ".join(f"key_{i}" for i in range(len(rules)))
+    create_table(con, "blocking keys", "profiles_keyed", f"""
+        WITH keyed AS (SELECT {star}, {', '.join(keyed)} FROM profiles),
+        {', '.join(counted)}
+        SELECT keyed.* EXCLUDE ({key_columns}), {', '.join(keys)}
+        FROM keyed {' '.join(joins)}
+        ORDER BY unique_id""")
     run_stage(con, "blocking keys", "DROP TABLE profiles")
     run_stage(con, "blocking keys", "ALTER TABLE profiles_keyed RENAME TO profiles")
     sizes = []
@@ -584,11 +624,14 @@ def person_tables(con: Any, settings: LinkageSettings) -> None:
     # order (DuckDB's plain mode breaks them arbitrarily: the same data gave another birth
     # date from one run to the next)
     create_table(con, "persons", "person_attribute_records", """
-        SELECT pr.person_id, i.source, i.sex, i.citizenship, i.country_of_birth,
-               i.birth_date, i.birth_year_any
-        FROM person_records AS pr JOIN identity_std AS i USING (source, record_id)""")
+        SELECT cp.person_id, i.source, i.sex, i.citizenship, i.country_of_birth,
+               i.birth_date, i.birth_year_any, i.n_records
+        FROM identity_std AS i
+        JOIN profile_cluster AS pc USING (unique_id)
+        JOIN cluster_person AS cp USING (cluster)""")
     create_table(con, "persons", "persons",
-                 person_attributes_sql("person_attribute_records") + " ORDER BY person_id")
+                 person_attributes_sql("person_attribute_records", weight="n_records")
+                 + " ORDER BY person_id")
     run_stage(con, "persons", "DROP TABLE person_attribute_records")
     create_table(con, "links", "links", f"""
         SELECT struct_extract(l.representative, 'source') AS source_l,
@@ -828,7 +871,7 @@ def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
     steps = steps or Steps(con, enabled=False)
 
     def profile_step() -> dict[str, int]:
-        create_table(con, "identity records", "identity_records", identity_records_sql(typed))
+        db.create_view(con, "identity records", "identity_records", identity_records_sql(typed))
         records = db.count(con, "linkage", "identity_records")
         standardise_names(con)
         return {"records": records, "profiles": build_profiles(con, settings.duplicate_free)}

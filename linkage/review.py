@@ -84,8 +84,15 @@ def sample_pairs(con: Any, size: int, seed: int) -> tuple[pd.DataFrame, list[dic
                               AND s.unique_id_r = b.unique_id_r
         WHERE b.draw <= {per_band}
         ORDER BY b.band, b.match_probability""")
-    ids = db.frame(con, "review", "SELECT * FROM identity_records") \
+    keys = pd.DataFrame({  # only the sampled records' identities, not every record's
+        "source": pd.concat([sample["source_l"], sample["source_r"]], ignore_index=True),
+        "record_id": pd.concat([sample["record_id_l"], sample["record_id_r"]],
+                               ignore_index=True)}).drop_duplicates()
+    con.register("review_keys_df", keys)
+    ids = db.frame(con, "review", "SELECT i.* FROM identity_records AS i "
+                                  "JOIN review_keys_df USING (source, record_id)") \
         .set_index(["source", "record_id"])
+    con.unregister("review_keys_df")
     for side in ("l", "r"):
         keys = list(zip(sample[f"source_{side}"], sample[f"record_id_{side}"], strict=True))
         rows = ids.loc[keys]

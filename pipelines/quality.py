@@ -81,14 +81,19 @@ def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
         JOIN per_source AS n ON n.source = a.source
         GROUP BY a.source, b.source ORDER BY a.source, b.source""")
     figures["link_rates_by_script"] = _rows(con, """
-        WITH person_sources AS (SELECT person_id, count(DISTINCT source) AS k
-                                FROM person_records GROUP BY person_id)
+        WITH identity_person AS (  -- identities (each of n_records records) and their person
+            SELECT i.source, i.cyrillic_script, i.first_name, i.last_name, i.n_records,
+                   cp.person_id
+            FROM identity_std AS i JOIN profile_cluster AS pc USING (unique_id)
+            JOIN cluster_person AS cp USING (cluster)),
+        person_sources AS (SELECT person_id, count(DISTINCT source) AS k
+                           FROM identity_person GROUP BY person_id)
         SELECT i.source, CASE WHEN i.cyrillic_script THEN 'cyrillic' ELSE 'latin' END AS script,
-               count(*) AS records,
-               avg(CASE WHEN ps.k > 1 THEN 1.0 ELSE 0.0 END) AS linked_to_another_source
-        FROM identity_std AS i
-        JOIN person_records AS pr USING (source, record_id)
-        JOIN person_sources AS ps ON ps.person_id = pr.person_id
+               sum(i.n_records) AS records,
+               sum(i.n_records * CASE WHEN ps.k > 1 THEN 1.0 ELSE 0.0 END) / sum(i.n_records)
+                   AS linked_to_another_source
+        FROM identity_person AS i
+        JOIN person_sources AS ps ON ps.person_id = i.person_id
         WHERE i.first_name IS NOT NULL OR i.last_name IS NOT NULL
         GROUP BY ALL ORDER BY ALL""")
     return figures

@@ -340,11 +340,14 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
     }
     clock.done("quality")
     clock.begin("write")
+    written_as = {  # tables whose rows are not already in a fixed order
+        "persons": "(SELECT p.*, f.first_evidence_date, f.first_seen_in_window FROM persons "
+                   "AS p LEFT JOIN initial_status AS f USING (person_id) ORDER BY p.person_id)",
+        "person_records": "(SELECT * FROM person_records ORDER BY person_id, source, "
+                          "record_id)"}
     for table in OUTPUT_TABLES:
-        relation = table if table != "persons" else (
-            "(SELECT p.*, f.first_evidence_date, f.first_seen_in_window FROM persons AS p "
-            "LEFT JOIN initial_status AS f USING (person_id) ORDER BY p.person_id)")
-        run_stage(con, "quality",
+        relation = written_as.get(table, table)
+        run_stage(con, "write",
                   f"COPY {relation} TO '{work / (table + '.parquet')}' (FORMAT parquet)")
     figures["stages"] = clock.stages
     (work / "quality.json").write_text(json.dumps(figures, indent=1, default=str))

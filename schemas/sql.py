@@ -127,3 +127,9 @@ def create_table(con: Any, stage: str, table: str, select_sql: str) -> None:
     """Materialise ``select_sql`` as table ``table`` (replacing it)."""
     run_stage(con, stage, f"CREATE OR REPLACE TABLE {identifier(table)} AS {select_sql}")
 
+
+def create_view(con: Any, stage: str, view: str, select_sql: str) -> None:
+    """Name ``select_sql`` as view ``view`` (replacing it): read where it is used, never
+    copied (the union of the sources' identity columns)."""
+    run_stage(con, stage, f"CREATE OR REPLACE VIEW {identifier(view)} AS {select_sql}")
+
