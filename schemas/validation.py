@@ -80,9 +80,16 @@ def load_raw(con: Any, source: SourceFile) -> str:
               f"CREATE OR REPLACE TEMP TABLE __load AS SELECT * FROM {reader}")
     described = db.rows(con, "validate", "DESCRIBE __load")
     rename = {actual: canonical for canonical, actual in source.columns.items()}
-    select = ", ".join(
-        f"{_as_text(n, t)} AS {_quote(rename.get(n, n))}" for n, t, *_ in described
-    )
+    spec = SOURCES.get(source.source)
+
+    def column(name: str, sql_type: str) -> str:
+        wanted = spec.column(rename.get(name, name)) if spec else None
+        if wanted is not None and _holds_type(wanted, sql_type):
+            return _quote(name)  # already of the contract's type: nothing to parse
+        return _as_text(name, sql_type)
+
+    select = ", ".join(f"{column(n, t)} AS {_quote(rename.get(n, n))}"
+                       for n, t, *_ in described)
     run_stage(con, "validate",
               f"CREATE OR REPLACE TABLE {table} AS "
         f"SELECT rowid + 1 AS __row, {select} FROM __load")
@@ -102,6 +109,17 @@ def _csv_reader(path: Path) -> str:
     columns = ", ".join(f"{_string(name)}: 'VARCHAR'" for name in header)
     return (f"read_csv({_string(str(path))}, auto_detect = false, header = true, "
             f"delim = ',', quote = '\"', escape = '\"', columns = {{{columns}}})")
+
+
+_INTEGER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT",
+                            "USMALLINT", "UINTEGER"})
+
+
+def _holds_type(column: Column, sql_type: str) -> bool:
+    """Whether a typed (Parquet) column already holds the contract's type: its values need
+    no parsing from text (a date column of DATE, an integer column of an integer type)."""
+    return (column.type == "date" and sql_type == "DATE") or \
+        (column.type == "integer" and sql_type in _INTEGER_TYPES)
 
 
 def _as_text(name: str, sql_type: str) -> str:
@@ -157,43 +175,63 @@ def _examples(con: Any, sql: str) -> list[tuple]:
     return db.rows(con, "validate", sql)
 
 
-def _check_values(con: Any, table: str, file: str, column: Column, present: set[str]
-                  ) -> list[Violation]:
-    out: list[Violation] = []
+def _checks(column: Column, sql_type: str) -> list[tuple[str, str, bool]]:
+    """(SQL predicate true on a breaking row, what is wrong, whether the value is shown)
+    of each check on a present column loaded as ``sql_type``."""
     c = _quote(column.name)
-    if column.name not in present:
-        if column.required:
-            out.append(Violation(file, column.name, None, None, "required column is missing"))
-        return out
-    if column.required:
-        rows = _examples(con, f"SELECT __row FROM {table} WHERE {c} IS NULL ORDER BY __row "
-                              f"LIMIT {EXAMPLES_PER_CHECK}")
-        out += [Violation(file, column.name, r[0], None, "required value is missing")
-                for r in rows]
-    check = _value_check(column)
+    out = [(f"{c} IS NULL", "required value is missing", False)] if column.required else []
+    check = None if _holds_type(column, sql_type) else _value_check(column)
     if check is not None:
-        rows = _examples(con, f"SELECT __row, {c} FROM {table} WHERE {c} IS NOT NULL "
-                              f"AND ({check}) ORDER BY __row LIMIT {EXAMPLES_PER_CHECK}")
         withheld = column.name in PERSONAL
-        out += [Violation(file, column.name, r[0], None if withheld else r[1],
-                          _problem(column) + (" (value withheld: personal data)" if withheld
-                                              else ""))
-                for r in rows]
+        out.append((f"{c} IS NOT NULL AND ({check})",
+                    _problem(column) + (" (value withheld: personal data)" if withheld else ""),
+                    not withheld))
     return out
 
 
-def _check_key(con: Any, table: str, file: str, key: str) -> list[Violation]:
-    k = _quote(key)
-    out = [Violation(file, key, r[0], None, "record_id is null")
-           for r in _examples(con, f"SELECT __row FROM {table} WHERE {k} IS NULL "
-                                   f"ORDER BY __row LIMIT {EXAMPLES_PER_CHECK}")]
-    dups = _examples(
-        con,
-        f"SELECT __row, {k} FROM (SELECT __row, {k}, count(*) OVER (PARTITION BY {k}) AS n "
-        f"FROM {table} WHERE {k} IS NOT NULL) WHERE n > 1 ORDER BY __row "
-        f"LIMIT {EXAMPLES_PER_CHECK}",
-    )
-    out += [Violation(file, key, r[0], r[1], "duplicate record_id") for r in dups]
+def _violations(con: Any, table: str, file: str, column: str, predicate: str, problem: str,
+                show_value: bool) -> list[Violation]:
+    """The first rows breaking one check, as violations."""
+    rows = _examples(con, f"SELECT __row, {_quote(column)} FROM {table} WHERE {predicate} "
+                          f"ORDER BY __row LIMIT {EXAMPLES_PER_CHECK}")
+    return [Violation(file, column, r[0], r[1] if show_value else None, problem) for r in rows]
+
+
+def _check_columns(con: Any, spec: SourceSpec, table: str, file: str,
+                   present: dict[str, str]) -> list[Violation]:
+    """Every column's checks and the key's, counted in one scan of the table; the rows
+    that break a check are then read for that check alone (a valid file is read once).
+    Violations come column by column in the contract's order, the key's last."""
+    # (column, predicate, problem, value shown) per check, in the order they are reported
+    checks = [(column.name, *check) for column in spec.columns if column.name in present
+              for check in _checks(column, present[column.name])]
+    key = spec.key if spec.key and spec.key in present else None
+    if key:
+        checks.append((key, f"{_quote(key)} IS NULL", "record_id is null", False))
+    counted = [f"count(*) FILTER (WHERE {predicate})" for _, predicate, _, _ in checks]
+    if key:
+        counted.append(f"count({_quote(key)}) - count(DISTINCT {_quote(key)})")
+    found = db.rows(con, "validate", f"SELECT {', '.join(counted)} FROM {table}")[0] \
+        if counted else ()
+    out: list[Violation] = []
+    for column in spec.columns:
+        if column.required and column.name not in present:
+            out.append(Violation(file, column.name, None, None, "required column is missing"))
+        out += [v for (name, predicate, problem, shown), n in zip(checks, found, strict=False)
+                if n and name == column.name and problem != "record_id is null"
+                for v in _violations(con, table, file, name, predicate, problem, shown)]
+    if key and found[-2]:
+        out += _violations(con, table, file, key, f"{_quote(key)} IS NULL",
+                           "record_id is null", False)
+    if key and found[-1]:
+        k = _quote(key)
+        dups = _examples(
+            con,
+            f"SELECT __row, {k} FROM (SELECT __row, {k}, count(*) OVER (PARTITION BY {k}) AS n "
+            f"FROM {table} WHERE {k} IS NOT NULL) WHERE n > 1 ORDER BY __row "
+            f"LIMIT {EXAMPLES_PER_CHECK}",
+        )
+        out += [Violation(file, key, r[0], r[1], "duplicate record_id") for r in dups]
     return out
 
 
@@ -223,16 +261,13 @@ def unreadable(label: str, error: BaseException) -> Violation:
 
 def validate_raw(con: Any, spec: SourceSpec, table: str, file: str) -> list[Violation]:
     """All violations of one loaded source against its spec."""
-    present = {r[0] for r in db.rows(con, "validate", f"DESCRIBE {table}")} - {"__row"}
+    present = {r[0]: r[1] for r in db.rows(con, "validate", f"DESCRIBE {table}")
+               if r[0] != "__row"}  # column -> type as loaded
     n = db.value(con, "validate", f"SELECT count(*) FROM {table}")
     if n == 0:
         return [Violation(file, None, None, None, "the file has no rows")]
-    out: list[Violation] = []
-    for column in spec.columns:
-        out += _check_values(con, table, file, column, present)
-    if spec.key and spec.key in present:
-        out += _check_key(con, table, file, spec.key)
-    if spec.linked and not present.intersection(IDENTIFYING):
+    out = _check_columns(con, spec, table, file, present)
+    if spec.linked and not set(present).intersection(IDENTIFYING):
         out.append(Violation(file, None, None, None,
                              "a linked source needs an identifying column besides record_id "
                              f"(one of {', '.join(IDENTIFYING)})"))
