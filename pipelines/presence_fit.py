@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 from pipelines import presence_data as pdata
 from pipelines import presence_evidence as ev
 from pipelines import presence_model as pm
+from schemas.progress import Progress
 from schemas.sql import create_table, render, run_stage
 
 log = logging.getLogger("miglink")
@@ -187,9 +188,14 @@ def decode(con: Any, grid: pm.Grid, params: pm.ModelParameters, settings: Presen
     ``settings.workers`` chunks are decoded at once. Returns counts for the log."""
     as_of_weeks = as_of_weeks or {}
     chunks = list(pdata.chunks(pdata.person_ranges(con), settings.chunk_persons))
-    with ThreadPoolExecutor(settings.workers) as pool:
-        done = list(pool.map(lambda c: _decode_chunk(con, grid, params, settings, as_of_weeks,
-                                                     c, chunks[c]), range(len(chunks))))
+    done: list[_Decoded] = []
+    with ThreadPoolExecutor(settings.workers) as pool, \
+            Progress("presence model", len(chunks), unit="chunk") as progress:
+        pending = [pool.submit(_decode_chunk, con, grid, params, settings, as_of_weeks, c,
+                               chunks[c]) for c in range(len(chunks))]
+        for future in pending:  # in order: the tables do not depend on the threads
+            done.append(future.result())
+            progress.advance(persons=sum(d.persons for d in done))
     for name in ("", *as_of_weeks):
         _write_runs(con, "presence_weeks" + (f"_{name}" if name else ""),
                     [d.runs[name] for d in done])
