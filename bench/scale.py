@@ -118,10 +118,15 @@ def blocking_figures(out: Path, truth: Path) -> list[dict]:
         con.close()
 
 
-def one_size(persons: int, seed: int, folder: Path, plain: bool) -> dict:
+def one_size(persons: int, seed: int, folder: Path, plain: bool,
+             sources: Path | None = None) -> dict:
     data, out = folder / f"data_{persons}", folder / f"out_{persons}"
-    synth = timed(["synth", "--persons", str(persons), "--seed", str(seed), "--out",
-                   str(data)])
+    if sources is not None:  # drawn before (same persons and seed): not timed again
+        data = sources
+        synth = {"seconds": None}
+    else:
+        synth = timed(["synth", "--persons", str(persons), "--seed", str(seed), "--out",
+                       str(data)])
     with DiskPeak(out.parent / f".{out.name}.partial") as disk:
         run = timed(["run", str(data), "--out", str(out)])
     timed(["evaluate", str(out), "--truth", str(data / "truth")])
@@ -180,13 +185,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--plain-splink", action=argparse.BooleanOptionalAction, default=True,
                         help="also link the records with a plain Splink 5 script")
+    parser.add_argument("--plain-splink-max", type=int, default=200000,
+                        help="largest size the plain Splink script links (it holds every "
+                             "record in memory)")
+    parser.add_argument("--sources", action="append", default=[], metavar="PERSONS=DIR",
+                        help="sources already drawn by `miglink synth --persons PERSONS "
+                             "--seed SEED` (synth not timed again)")
     parser.add_argument("--work", type=Path, help="keep sources and runs here (else removed)")
     parser.add_argument("--label", default="")
     args = parser.parse_args()
     rows = []
     with work_folder(args.work, "miglink_scale_") as folder:
         for persons in sorted(args.persons):
-            rows.append(one_size(persons, args.seed, folder, args.plain_splink))
+            drawn = {int(k): Path(v) for k, v in (a.split("=", 1) for a in args.sources)}
+            rows.append(one_size(persons, args.seed, folder,
+                                 args.plain_splink and persons <= args.plain_splink_max,
+                                 drawn.get(persons)))
             print(json.dumps({k: v for k, v in rows[-1].items() if k != "stages"}),
                   flush=True)
     import duckdb
