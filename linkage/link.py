@@ -19,8 +19,9 @@ import itertools
 import json
 import logging
 import math
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,21 @@ IDENTITY = ("person_key", "first_name", "last_name", "first_name_bf", "last_name
             "birth_date", "birth_year", "sex", "citizenship", "country_of_birth", "locality")
 
 
+_EXTRA_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# columns of identity records and profiles an extra column may not be named after
+_TAKEN = frozenset({*IDENTITY, "source", "record_id", "unique_id", "first_std", "first_skel",
+                    "last_std", "last_skel", "last_stem", "full_std", "full_skel", "full_bf",
+                    "first_bf", "last_bf", "first_bf_bits", "last_bf_bits", "first_bf_ones",
+                    "last_bf_ones", "birth_year_any", "birth_date_any_order",
+                    "first_initial_class", "last_initial_class", "representative",
+                    "n_records", "own_record", "first_record_id", "profile_key",
+                    "cyrillic_script"})
+# profile columns a configured blocking rule may name besides the extra columns
+_BLOCKABLE = frozenset({"person_key", "first_skel", "last_skel", "last_stem", "full_skel",
+                        "birth_date", "birth_year_any", "birth_date_any_order", "sex",
+                        "citizenship", "country_of_birth", "locality"})
+
+
 @dataclass(frozen=True)
 class LinkageSettings:
     """Parameters of the linkage stage."""
@@ -73,8 +89,33 @@ class LinkageSettings:
     # a model file (from a previous run's model.json, or ``miglink review import
     # --write-model``): used as it is instead of training on this run's data
     model_file: str | None = None
+    # more columns of the sources to compare: column -> kind (``linkage.model.EXTRA_KINDS``)
+    # or {kind = ..., term_frequency = false}; a source without the column leaves it unknown
+    extra_comparisons: dict[str, Any] = field(default_factory=dict)
+    # more prediction blocking rules: each a list of columns (extra or identity) that agree
+    extra_blocking: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
+        extra = {}
+        for column, spec in dict(self.extra_comparisons).items():
+            if not _EXTRA_NAME.match(column) or column in _TAKEN:
+                raise ConfigError(f"extra_comparisons: {column!r} cannot be an extra column "
+                                  "(need a plain lower-case name that is not an identity "
+                                  "column)")
+            kind, tf = (spec, True) if isinstance(spec, str) else \
+                (dict(spec).get("kind"), bool(dict(spec).get("term_frequency", True)))
+            if kind not in model.EXTRA_KINDS:
+                raise ConfigError(f"extra_comparisons: {column} = {spec!r}: the kind must be "
+                                  f"one of {', '.join(model.EXTRA_KINDS)}")
+            extra[column] = (kind, tf)
+        object.__setattr__(self, "extra_comparisons", extra)
+        rules = tuple(tuple(rule) for rule in self.extra_blocking)
+        for rule in rules:
+            unknown = [c for c in rule if c not in extra and c not in _BLOCKABLE]
+            if not rule or unknown:
+                raise ConfigError(f"extra_blocking: {list(rule)!r} names columns that are "
+                                  f"neither extra comparisons nor identity columns: {unknown}")
+        object.__setattr__(self, "extra_blocking", rules)
         free = (self.duplicate_free,) if isinstance(self.duplicate_free, str) \
             else tuple(self.duplicate_free)
         unknown = [s for s in free if s not in SOURCES or not SOURCES[s].linked]
@@ -99,13 +140,19 @@ class LinkageResult:
     seconds: float
 
 
-def identity_records_sql(typed: dict[str, str]) -> str:
+def identity_records_sql(typed: dict[str, str], extra: tuple[str, ...] = (),
+                         columns: dict[str, set[str]] | None = None) -> str:
+    """SQL: the identity columns of every linked source's records, and the ``extra``
+    columns as text (unknown in a source without them; ``columns``: each source's)."""
     parts = []
     for source, table in typed.items():
         if not SOURCES[source].linked:
             continue
-        cols = ", ".join(IDENTITY)
-        parts.append(f"SELECT '{source}' AS source, record_id, {cols} FROM {table}")
+        held = (columns or {}).get(source, set())
+        more = "".join(f', CAST("{c}" AS VARCHAR) AS "{c}"' if c in held
+                       else f', CAST(NULL AS VARCHAR) AS "{c}"' for c in extra)
+        parts.append(f"SELECT '{source}' AS source, record_id, {', '.join(IDENTITY)}{more} "
+                     f"FROM {table}")
     return "\nUNION ALL\n".join(parts)
 
 
@@ -162,13 +209,27 @@ CASE WHEN own_record IS NOT NULL THEN 'record|' || source || '|' || own_record
 _IDENTITY_OF = tuple(c for c in ("source", *IDENTITY))
 
 
-def build_profiles(con: Any, duplicate_free: tuple[str, ...] = ()) -> int:
+def _commonest(column: str) -> str:
+    """SQL (a CTE body): per profile, the value of ``column`` most of its records state;
+    ties: the first."""
+    return f"""
+            SELECT unique_id, "{column}" FROM (
+                SELECT unique_id, "{column}",
+                       row_number() OVER (PARTITION BY unique_id
+                                          ORDER BY sum(n_records) DESC, "{column}") AS rank
+                FROM identity_std WHERE "{column}" IS NOT NULL GROUP BY unique_id, "{column}")
+            WHERE rank = 1"""
+
+
+def build_profiles(con: Any, duplicate_free: tuple[str, ...] = (),
+                   extra: tuple[str, ...] = ()) -> int:
     """Tables ``identity_std`` (each identity with its standard forms, its number of
     records and its profile ``unique_id``), ``record_profile`` (the profile of every record)
     and ``profiles``; returns the number of profiles."""
     free = ", ".join(f"'{s}'" for s in duplicate_free if s in SOURCES) or "''"
     own = _OWN_PROFILE.format(duplicate_free=free)
-    columns = ", ".join(_IDENTITY_OF)
+    of_identity = (*_IDENTITY_OF, *extra)
+    columns = ", ".join(f'"{c}"' for c in of_identity)
     create_table(con, "identity profiles", "identities", f"""
         SELECT {columns}, CASE WHEN {own} THEN record_id END AS own_record,
                count(*) AS n_records, min(record_id) AS first_record_id
@@ -196,22 +257,20 @@ def build_profiles(con: Any, duplicate_free: tuple[str, ...] = ()) -> int:
         SELECT *, dense_rank() OVER (ORDER BY profile_key) AS unique_id
         FROM (SELECT *, {_PROFILE_KEY} AS profile_key FROM standard)""")
     run_stage(con, "identity profiles", "DROP TABLE identities")
-    same = " AND ".join(f"r.{c} IS NOT DISTINCT FROM i.{c}" for c in _IDENTITY_OF)
+    same = " AND ".join(f'r."{c}" IS NOT DISTINCT FROM i."{c}"' for c in of_identity)
     create_table(con, "identity profiles", "record_profile", f"""
         SELECT r.source, r.record_id, i.unique_id
         FROM (SELECT *, CASE WHEN {own} THEN record_id END AS own_record
               FROM identity_records) AS r
         JOIN identity_std AS i
           ON {same} AND r.own_record IS NOT DISTINCT FROM i.own_record""")
-    create_table(con, "identity profiles", "profiles", """
-        WITH locality AS (  -- the locality most records state; ties: the first
-            SELECT unique_id, locality FROM (
-                SELECT unique_id, locality,
-                       row_number() OVER (PARTITION BY unique_id
-                                          ORDER BY sum(n_records) DESC, locality) AS rank
-                FROM identity_std WHERE locality IS NOT NULL GROUP BY unique_id, locality)
-            WHERE rank = 1
-        )
+    commonest = ("locality", *extra)  # what a profile's records may state differently
+    ctes = ", ".join(f"commonest_{n} AS ({_commonest(c)})" for n, c in enumerate(commonest))
+    picked = "".join(f', any_value(c{n}."{c}") AS "{c}"' for n, c in enumerate(commonest))
+    joins = " ".join(f"LEFT JOIN commonest_{n} AS c{n} USING (unique_id)"
+                     for n in range(len(commonest)))
+    create_table(con, "identity profiles", "profiles", f"""
+        WITH {ctes}
         SELECT i.unique_id, any_value(i.source) AS source,
                any_value(i.person_key) AS person_key,
                any_value(i.first_std) AS first_std, any_value(i.first_skel) AS first_skel,
@@ -234,14 +293,12 @@ def build_profiles(con: Any, duplicate_free: tuple[str, ...] = ()) -> int:
                any_value(i.first_initial_class) AS first_initial_class,
                any_value(i.last_initial_class) AS last_initial_class,
                any_value(i.sex) AS sex, any_value(i.citizenship) AS citizenship,
-               any_value(i.country_of_birth) AS country_of_birth,
-               any_value(l.locality) AS locality,
+               any_value(i.country_of_birth) AS country_of_birth{picked},
                -- the first record (by source, then record_id): a struct, so that no
                -- character of a record_id can cut it
-               min({'source': i.source, 'record_id': i.first_record_id}) AS representative,
+               min({{'source': i.source, 'record_id': i.first_record_id}}) AS representative,
                sum(i.n_records) AS n_records
-        FROM identity_std AS i
-        LEFT JOIN locality AS l USING (unique_id)
+        FROM identity_std AS i {joins}
         GROUP BY i.unique_id""")
     return db.count(con, "identity profiles", "profiles")
 
@@ -334,7 +391,9 @@ def train_and_score(con: Any, settings: LinkageSettings, steps: Steps | None = N
     non_null = {c for c in available if c != "unique_id"
                 and db.value(con, "linkage model", f'SELECT count("{c}") FROM profiles') > 0}
     n_profiles = db.count(con, "linkage model", "profiles")
-    blocking = model.usable_blocking(non_null)
+    blocking = model.usable_blocking(non_null) + [
+        model.BlockingRule(rule, note="configured") for rule in settings.extra_blocking
+        if set(rule) <= non_null]
     if not blocking and n_profiles > CARTESIAN_LIMIT:
         raise ConfigError(
             f"the linked sources share too few identifying columns to block on "
@@ -355,7 +414,8 @@ def train_and_score(con: Any, settings: LinkageSettings, steps: Steps | None = N
             log.info("linkage: model read from %s (not trained)",
                      Path(settings.model_file).name)
         else:
-            linker = Linker(frame, model.settings(non_null, blocking, settings.duplicate_free),
+            linker = Linker(frame, model.settings(non_null, blocking, settings.duplicate_free,
+                                                  settings.extra_comparisons),
                             log_level=logging.ERROR)
             trained = _train(con, linker, settings, non_null, n_profiles)
         trained["retain_intermediate_calculation_columns"] = True  # mw_* for clerical review
@@ -871,10 +931,16 @@ def link_sources(con: Any, typed: dict[str, str], settings: LinkageSettings,
     steps = steps or Steps(con, enabled=False)
 
     def profile_step() -> dict[str, int]:
-        db.create_view(con, "identity records", "identity_records", identity_records_sql(typed))
+        extra = tuple(settings.extra_comparisons)
+        columns = {source: {r[0] for r in db.rows(con, "identity records",
+                                                  f"SELECT column_name FROM (DESCRIBE {t})")}
+                   for source, t in typed.items()} if extra else {}
+        db.create_view(con, "identity records", "identity_records",
+                       identity_records_sql(typed, extra, columns))
         records = db.count(con, "linkage", "identity_records")
         standardise_names(con)
-        return {"records": records, "profiles": build_profiles(con, settings.duplicate_free)}
+        return {"records": records,
+                "profiles": build_profiles(con, settings.duplicate_free, extra)}
 
     counts = steps.run("identity profiles", profile_step)
     records, profiles = counts["records"], counts["profiles"]

@@ -177,6 +177,48 @@ def _exact(column: str) -> Any:
     )
 
 
+# kinds of comparison a user can ask for an extra column (``[linkage] extra_comparisons``)
+EXTRA_KINDS = ("exact", "jaro_winkler", "prefix", "numeric", "date")
+PREFIX_CHARACTERS = 3  # a postcode-like prefix: the first three characters agree
+
+
+def extra_comparison(column: str, kind: str, term_frequency: bool = True) -> Any:
+    """The comparison of an extra column the config names: ``exact`` (agree or not),
+    ``jaro_winkler`` (exact, one typo apart at 0.92, similar at 0.80), ``prefix`` (exact,
+    the first three characters agree), ``numeric`` (equal, within 1, within 10) or ``date``
+    (equal, within 31 days, within a year). Agreement on the exact value is weighed by how
+    common the value is when ``term_frequency``."""
+    if kind not in EXTRA_KINDS:
+        raise ValueError(f"comparison kind={kind!r} for {column!r}: need one of "
+                         f"{', '.join(EXTRA_KINDS)}")
+
+    def custom(sql: str, label: str) -> Any:
+        return cll.CustomLevel(sql, label, base_dialect_str="duckdb")
+
+    left, right = f'"{column}_l"', f'"{column}_r"'
+    levels: list[Any] = [cll.NullLevel(column),
+                         cll.ExactMatchLevel(column,
+                                             term_frequency_adjustments=term_frequency
+                                             and kind in ("exact", "jaro_winkler", "prefix"))]
+    if kind == "jaro_winkler":
+        levels += [custom(_jw(column, JARO_HIGH), "one typo apart"),
+                   custom(_jw(column, JARO_LOW), "similar")]
+    elif kind == "prefix":
+        n = PREFIX_CHARACTERS
+        levels.append(custom(f"substr(CAST({left} AS VARCHAR), 1, {n}) = "
+                             f"substr(CAST({right} AS VARCHAR), 1, {n})",
+                             f"the first {n} characters agree"))
+    elif kind == "numeric":
+        difference = f"abs(TRY_CAST({left} AS DOUBLE) - TRY_CAST({right} AS DOUBLE))"
+        levels += [custom(f"{difference} <= 1", "within 1"),
+                   custom(f"{difference} <= 10", "within 10")]
+    elif kind == "date":
+        days = f"abs(date_diff('day', TRY_CAST({left} AS DATE), TRY_CAST({right} AS DATE)))"
+        levels += [custom(f"{days} <= 31", "within 31 days"),
+                   custom(f"{days} <= 366", "within a year")]
+    return cl.CustomComparison([*levels, cll.ElseLevel()], output_column_name=column)
+
+
 COMPARISONS = (
     ("person_key", _person_key_comparison),
     ("name", _name_comparison),
@@ -321,8 +363,10 @@ def training_rules(available: set[str]) -> list:
 
 
 def settings(available: set[str], blocking: list[BlockingRule],
-             duplicate_free: tuple[str, ...] = ()) -> SettingsCreator:
-    """Model settings for the identity columns actually present in the input; prediction
+             duplicate_free: tuple[str, ...] = (),
+             extra: dict[str, tuple[str, bool]] | None = None) -> SettingsCreator:
+    """Model settings for the identity columns actually present in the input, and for the
+    ``extra`` columns (column -> comparison kind, term frequency) that hold data; prediction
     blocks on the capped key columns ``block_0 ..`` of the ``blocking`` rules."""
     needed = {
         "person_key": {"person_key"}, "name": {"full_std"},
@@ -333,6 +377,8 @@ def settings(available: set[str], blocking: list[BlockingRule],
     comparisons = [make() for name, make in COMPARISONS
                    if (needed[name] & available if name == "origin"
                        else needed[name] <= available)]
+    comparisons += [extra_comparison(column, kind, tf)
+                    for column, (kind, tf) in (extra or {}).items() if column in available]
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=comparisons,

@@ -9,18 +9,20 @@ import duckdb
 from linkage.link import IDENTITY, build_profiles, standardise_names
 
 
-def profiled(records: list[tuple[str, str, dict]], duplicate_free: tuple[str, ...] = ("census",)
-             ) -> Any:
+def profiled(records: list[tuple[str, str, dict]], duplicate_free: tuple[str, ...] = ("census",),
+             extra: tuple[str, ...] = ()) -> Any:
     """A database holding ``identity_records`` (one row per ``(source, record_id, identity
-    fields)``), their standard name forms and their ``profiles``."""
+    fields)``, with the ``extra`` columns as text), their standard name forms and their
+    ``profiles``."""
     con = duckdb.connect()
     types = {"birth_date": "DATE", "birth_year": "INTEGER"}
-    columns = ", ".join(f"{c} {types.get(c, 'VARCHAR')}" for c in IDENTITY)
+    every = (*IDENTITY, *extra)
+    columns = ", ".join(f"{c} {types.get(c, 'VARCHAR')}" for c in every)
     con.execute(f"CREATE TABLE identity_records (source VARCHAR, record_id VARCHAR, {columns})")
     for source, record_id, fields in records:
         con.execute("INSERT INTO identity_records VALUES (?, ?, "
-                    + ", ".join("?" for _ in IDENTITY) + ")",
-                    [source, record_id, *(fields.get(c) for c in IDENTITY)])
+                    + ", ".join("?" for _ in every) + ")",
+                    [source, record_id, *(fields.get(c) for c in every)])
     standardise_names(con)
-    build_profiles(con, duplicate_free=duplicate_free)
+    build_profiles(con, duplicate_free=duplicate_free, extra=extra)
     return con
