@@ -112,12 +112,12 @@ def scale(name: str, result: dict) -> list[str]:
     for row in result.get("sizes", []):
         ours, plain = row.get("miglink_linkage", {}), row.get("plain_splink", {})
         lines.append(
-            f"| {row['persons']:,} | {row['records']:,} | {row['run_seconds']} | "
-            f"{row['run_peak_memory_mb']} | {row['peak_work_disk_gb']} | "
+            f"| {row['persons']:,} | {row['records']:,} | {_f(row['run_seconds'], 1)} | "
+            f"{_f(row['run_peak_memory_mb'])} | {_f(row['peak_work_disk_gb'], 2)} | "
             f"{row['scored_pairs']:,} | {row['scored_pairs_per_person']} | "
             f"{_f(row['persons_f1'], 4)} | {_f(row.get('exact_person_rate'), 4)} | "
-            f"{_f(row['events_f1'].get('continuous_12'))} | {ours.get('seconds')} | "
-            f"{plain.get('seconds')} | {_f(plain.get('persons_f1'), 4)} |")
+            f"{_f(row['events_f1'].get('continuous_12'))} | {_f(ours.get('seconds'), 1)} | "
+            f"{_f(plain.get('seconds'), 1)} | {_f(plain.get('persons_f1'), 4)} |")
     lines.append("")
     for row in result.get("sizes", []):
         stages = ", ".join(f"{s['stage']} {s['seconds']} s" for s in row.get("stages", []))
