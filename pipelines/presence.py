@@ -26,32 +26,32 @@ MIN_EVIDENCE_DAYS = 2  # persons seen on one day only (often an unlinked record)
 def _source_sql(typed: dict[str, str], source: str, body: str) -> str | None:
     if source not in typed:
         return None
-    return body.replace("{src}", typed[source])
+    return render(body, src_table=typed[source])
 
 
 def evidence_points_sql(typed: dict[str, str]) -> str:
     parts = [
         _source_sql(typed, "activity",
                     "SELECT 'activity' AS source, record_id, activity_date AS day "
-                    "FROM {src}"),
+                    "FROM {src_table}"),
         _source_sql(typed, "census",
-                    "SELECT 'census' AS source, record_id, census_date AS day FROM {src}"),
+                    "SELECT 'census' AS source, record_id, census_date AS day FROM {src_table}"),
         _source_sql(typed, "survey",
-                    "SELECT 'survey' AS source, record_id, interview_date AS day FROM {src}"),
+                    "SELECT 'survey' AS source, record_id, interview_date AS day FROM {src_table}"),
         _source_sql(typed, "population_register",
                     "SELECT CASE WHEN previous_residence_country IS NOT NULL "
                     "THEN 'population_register_from_abroad' ELSE 'population_register' END "
-                    "AS source, record_id, registration_date AS day FROM {src} "
+                    "AS source, record_id, registration_date AS day FROM {src_table} "
                     "UNION ALL SELECT 'population_register', record_id, "
-                    "deregistration_date - 1 FROM {src} "
+                    "deregistration_date - 1 FROM {src_table} "
                     "WHERE deregistration_reason = 'death'"),
         _source_sql(typed, "aliens_register",
                     "SELECT 'aliens_register_from_abroad' AS source, record_id, "
-                    "registration_date AS day FROM {src}"),
+                    "registration_date AS day FROM {src_table}"),
         _source_sql(typed, "border_crossings",
                     "SELECT 'border_crossings_' || direction AS source, record_id, "
                     "CASE WHEN direction = 'in' THEN crossing_date ELSE crossing_date - 1 END "
-                    "AS day FROM {src}"),
+                    "AS day FROM {src_table}"),
     ]
     return _union(parts, "CAST(NULL AS DATE) AS day")
 
@@ -69,10 +69,10 @@ def evidence_breaks_sql(typed: dict[str, str]) -> str:
     parts = [
         _source_sql(typed, "border_crossings",
                     "SELECT 'border_crossings' AS source, record_id, crossing_date AS day, "
-                    "'crossing' AS kind FROM {src} WHERE direction = 'out'"),
+                    "'crossing' AS kind FROM {src_table} WHERE direction = 'out'"),
         _source_sql(typed, "population_register",
                     "SELECT 'population_register' AS source, record_id, "
-                    "deregistration_date AS day, deregistration_reason AS kind FROM {src} "
+                    "deregistration_date AS day, deregistration_reason AS kind FROM {src_table} "
                     "WHERE deregistration_reason IN ('emigration', 'death')"),
         _source_sql(typed, "aliens_register", _REGISTRATION_END),
     ]
@@ -84,7 +84,7 @@ def evidence_breaks_sql(typed: dict[str, str]) -> str:
 # permit was not renewed. Soft evidence: it dates a departure, it never splits a stay.
 _REGISTRATION_END = (
     "SELECT 'aliens_register' AS source, a.record_id, a.end_date AS day, "
-    "'registration_end' AS kind FROM {src} AS a WHERE a.end_date IS NOT NULL")
+    "'registration_end' AS kind FROM {src_table} AS a WHERE a.end_date IS NOT NULL")
 _NOT_AN_EXPIRY = """
     OR NOT EXISTS (SELECT 1 FROM cover_spell AS s
                     WHERE s.person_id = pr.person_id AND s.source = 'residence_permits'
@@ -97,15 +97,15 @@ def cover_spells_sql(typed: dict[str, str]) -> str:
         _source_sql(typed, "population_register",
                     "SELECT 'population_register' AS source, record_id, "
                     "registration_date AS spell_start, deregistration_date AS spell_end, "
-                    "TRUE AS residence_registration FROM {src}"),
+                    "TRUE AS residence_registration FROM {src_table}"),
         _source_sql(typed, "aliens_register",
                     "SELECT 'aliens_register' AS source, record_id, "
                     "registration_date AS spell_start, end_date AS spell_end, "
-                    "end_date IS NULL AS residence_registration FROM {src}"),
+                    "end_date IS NULL AS residence_registration FROM {src_table}"),
         _source_sql(typed, "residence_permits",
                     "SELECT 'residence_permits' AS source, record_id, valid_from AS spell_start, "
                     "valid_to AS spell_end, valid_to IS NULL AS residence_registration "
-                    "FROM {src}"),
+                    "FROM {src_table}"),
     ]
     return _union(parts, "CAST(NULL AS DATE) AS spell_start, CAST(NULL AS DATE) AS spell_end, "
                          "FALSE AS residence_registration")

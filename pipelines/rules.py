@@ -146,10 +146,16 @@ candidates AS (
     FROM counted
 )"""
 
-_WALK = """
+_CANDIDATES_KEPT = """
 qualifying AS (
     SELECT *, LAG(event_type) OVER (PARTITION BY person_id ORDER BY day) AS previous_type
-    FROM candidates AS c WHERE status IS NOT NULL{veto}
+    FROM candidates AS c WHERE status IS NOT NULL"""
+# candidates on a day a crossing that cannot be a migration vetoes (``vetoed_table``)
+_NOT_VETOED = """
+      AND NOT EXISTS (SELECT 1 FROM {vetoed_table} AS v WHERE v.person_id = c.person_id
+                      AND v.rule = {rule} AND v.event_type = c.event_type
+                      AND v.event_day = c.day)"""
+_WALK = """
 )
 SELECT person_id, {rule} AS rule, event_type, day AS event_day, status
 FROM qualifying
@@ -176,10 +182,8 @@ def migration_events_sql(
         body = _TWELVE_OF_SIXTEEN_CANDIDATES
     else:
         raise ValueError(f"unknown rule={rule!r}; expected one of {RULES}")
-    veto = "" if vetoed_table is None else (
-        "\n      AND NOT EXISTS (SELECT 1 FROM {vetoed_table} AS v WHERE v.person_id = "
-        "c.person_id AND v.rule = {rule} AND v.event_type = c.event_type AND v.event_day = c.day)")
-    template = "WITH " + _STAYS + "," + body + "," + _WALK.replace("{veto}", veto)
+    kept = _CANDIDATES_KEPT + ("" if vetoed_table is None else _NOT_VETOED)
+    template = "WITH " + _STAYS + "," + body + "," + kept + _WALK
     return render(
         template,
         dialect=dialect,
