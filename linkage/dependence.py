@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 from typing import Any
+
+from sqlglot import exp, parse_one
 
 from schemas import sql as db
 
@@ -37,16 +38,18 @@ PSEUDO_PAIRS = 10.0  # smoothing towards the unconditional u
 GIVEN = ", given "
 
 
-def strata(available: set[str]) -> list[tuple[str, str]]:
-    """(label, SQL on a pair) of each stratum of name agreement, strongest first; on names
-    standardised in plain text, or on their Bloom filters when that is all there is."""
+def strata(available: set[str]) -> list[tuple[str, str, str]]:
+    """(label, name key column, SQL on a pair) of each stratum of name agreement, strongest
+    first; on names standardised in plain text, or on their Bloom filters when that is all
+    there is."""
     plain = (("the same full name", "full_skel"), ("the same surname", "last_skel"),
              ("the same first name", "first_skel"))
     encoded = (("the same full name filter", "full_bf"),
                ("the same surname filter", "last_bf"),
                ("the same first name filter", "first_bf"))
     chosen = plain if "full_std" in available else encoded if "full_bf" in available else ()
-    return [(label, f'"{key}_l" = "{key}_r"') for label, key in chosen if key in available]
+    return [(label, key, f'"{key}_l" = "{key}_r"') for label, key in chosen
+            if key in available]
 
 
 def base_label(label: str) -> str:
@@ -60,7 +63,12 @@ def non_null_levels(comparison: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _columns(sql: str) -> set[str]:
-    return set(re.findall(r'"(\w+)_[lr]"', sql))
+    """The profile columns a condition on a pair reads (its ``x_l`` and ``x_r``), from the
+    parsed SQL."""
+    if sql.strip().upper() == "ELSE":
+        return set()
+    return {column.name[:-2] for column in parse_one(sql, read="duckdb").find_all(exp.Column)
+            if column.name.endswith(("_l", "_r"))}
 
 
 def _level_case(comparison: dict[str, Any]) -> str:
@@ -76,11 +84,10 @@ def _level_case(comparison: dict[str, Any]) -> str:
     return f"CASE {' '.join(whens)} ELSE {otherwise} END"
 
 
-def namesake_u(con: Any, comparisons: list[dict[str, Any]], stratum_sql: str,
+def namesake_u(con: Any, comparisons: list[dict[str, Any]], key: str, stratum_sql: str,
                earlier: list[str]) -> tuple[int, list[list[int]]]:
-    """Sampled two-person pairs of the stratum, and the count of them at each non-null level
-    of each comparison."""
-    key = re.findall(r'"(\w+)_l"', stratum_sql)[0]
+    """Sampled two-person pairs of the stratum (profiles sharing the name ``key``), and the
+    count of them at each non-null level of each comparison."""
     columns = {"unique_id", "birth_year_any", key}.union(
         *(_columns(lv["sql_condition"]) for c in comparisons for lv in c["comparison_levels"]),
         *(_columns(sql) for sql in earlier))
@@ -122,8 +129,8 @@ def condition_on_names(con: Any, model_json: dict[str, Any], available: set[str]
     if not comparisons or not layers:
         return model_json
     split: list[list[dict[str, Any]]] = [[] for _ in comparisons]
-    for s, (label, sql) in enumerate(layers):
-        total, counts = namesake_u(con, comparisons, sql, [q for _, q in layers[:s]])
+    for s, (label, key, sql) in enumerate(layers):
+        total, counts = namesake_u(con, comparisons, key, sql, [q for _, _, q in layers[:s]])
         log.info("linkage: u given %s from %d pairs of two persons", label, total)
         for i, comparison in enumerate(comparisons):
             levels = non_null_levels(comparison)
