@@ -417,7 +417,8 @@ def train_and_score(con: Any, settings: LinkageSettings, steps: Steps | None = N
             linker = Linker(frame, model.settings(non_null, blocking, settings.duplicate_free,
                                                   settings.extra_comparisons),
                             log_level=logging.ERROR)
-            trained = _train(con, linker, settings, non_null, n_profiles)
+            with db.one_thread(con, "linkage model"):  # the same model, run after run
+                trained = _train(con, linker, settings, non_null, n_profiles)
         trained["retain_intermediate_calculation_columns"] = True  # mw_* for clerical review
         return trained
 

@@ -7,11 +7,12 @@ statement is transpiled with ``read="duckdb"`` to the target dialect.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlglot
@@ -126,6 +127,18 @@ def records(con: Any, stage: str, sql: str) -> list[dict[str, Any]]:
 def create_table(con: Any, stage: str, table: str, select_sql: str) -> None:
     """Materialise ``select_sql`` as table ``table`` (replacing it)."""
     run_stage(con, stage, f"CREATE OR REPLACE TABLE {identifier(table)} AS {select_sql}")
+
+
+@contextlib.contextmanager
+def one_thread(con: Any, stage: str) -> Iterator[None]:
+    """Run the block on one DuckDB thread: sums of doubles are then added in one order, so
+    what it estimates (a trained model) is the same to the last bit from run to run."""
+    threads = int(value(con, stage, "SELECT current_setting('threads')"))
+    run_stage(con, stage, "SET threads = 1")
+    try:
+        yield
+    finally:
+        run_stage(con, stage, f"SET threads = {threads}")
 
 
 def create_view(con: Any, stage: str, view: str, select_sql: str) -> None:
