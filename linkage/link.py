@@ -188,8 +188,8 @@ def standardise_names(con: Any) -> None:
 # duplicate-free source, and records without both names, stay one profile each.
 #
 # The work is done once per *identity* (the distinct identity columns of a source's records,
-# with their locality), not per record: a million persons' 31 million records hold some 5
-# million identities. ``_OWN_PROFILE`` (on an identity record) says which records are a profile
+# with their locality), not per record: a person's many signs of life state few distinct
+# identities. ``_OWN_PROFILE`` (on an identity record) says which records are a profile
 # of their own: those keep their record_id in the identity.
 _OWN_PROFILE = """
 source IN ({duplicate_free}) OR (person_key IS NULL AND NOT (
@@ -574,8 +574,8 @@ def block_keys(con: Any, rules: list[model.BlockingRule], max_block: int) -> Non
     A key shared by more than ``max_block`` profiles is set to NULL (never blocked on): such
     values carry no identifying information, and one of them could add billions of pairs.
     """
-    # each key counted by a GROUP BY joined back (a window per key sorted 4.4 million
-    # profiles eight times: 75 s of the million-person run)
+    # each key's profiles counted by a GROUP BY joined back: a window per key would sort
+    # every profile once per rule
     keyed, counted, joins, keys, described = [], [], [], [], []
     for i, rule in enumerate(rules):
         columns, lacking = rule.columns, rule.side_lacking

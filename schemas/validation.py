@@ -206,11 +206,10 @@ def _check_columns(con: Any, spec: SourceSpec, table: str, file: str,
     checks = [(column.name, *check) for column in spec.columns if column.name in present
               for check in _checks(column, present[column.name])]
     key = spec.key if spec.key and spec.key in present else None
-    if key:
-        checks.append((key, f"{_quote(key)} IS NULL", "record_id is null", False))
     counted = [f"count(*) FILTER (WHERE {predicate})" for _, predicate, _, _ in checks]
-    if key:
-        counted.append(f"count({_quote(key)}) - count(DISTINCT {_quote(key)})")
+    if key:  # null keys, and keys held by more than one row
+        counted += [f"count(*) FILTER (WHERE {_quote(key)} IS NULL)",
+                    f"count({_quote(key)}) - count(DISTINCT {_quote(key)})"]
     found = db.rows(con, "validate", f"SELECT {', '.join(counted)} FROM {table}")[0] \
         if counted else ()
     out: list[Violation] = []
@@ -218,7 +217,7 @@ def _check_columns(con: Any, spec: SourceSpec, table: str, file: str,
         if column.required and column.name not in present:
             out.append(Violation(file, column.name, None, None, "required column is missing"))
         out += [v for (name, predicate, problem, shown), n in zip(checks, found, strict=False)
-                if n and name == column.name and problem != "record_id is null"
+                if n and name == column.name
                 for v in _violations(con, table, file, name, predicate, problem, shown)]
     if key and found[-2]:
         out += _violations(con, table, file, key, f"{_quote(key)} IS NULL",
