@@ -205,8 +205,8 @@ CASE WHEN own_record IS NOT NULL THEN 'record|' || source || '|' || own_record
                     coalesce(CAST(birth_year AS VARCHAR), ''), coalesce(sex, ''),
                     coalesce(citizenship, ''), coalesce(country_of_birth, '')) END
 """
-# the columns an identity is made of (with own_record)
-_IDENTITY_OF = tuple(c for c in ("source", *IDENTITY))
+# the columns an identity is made of (besides own_record and the extra columns)
+_IDENTITY_OF = ("source", *IDENTITY)
 
 
 def _commonest(column: str) -> str:
