@@ -196,8 +196,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     with work_folder(args.work, "miglink_scale_") as folder:
+        drawn = {int(k): Path(v) for k, v in (a.split("=", 1) for a in args.sources)}
         for persons in sorted(args.persons):
-            drawn = {int(k): Path(v) for k, v in (a.split("=", 1) for a in args.sources)}
             rows.append(one_size(persons, args.seed, folder,
                                  args.plain_splink and persons <= args.plain_splink_max,
                                  drawn.get(persons)))

@@ -193,9 +193,11 @@ def decode(con: Any, grid: pm.Grid, params: pm.ModelParameters, settings: Presen
             Progress("presence model", len(chunks), unit="chunk") as progress:
         pending = [pool.submit(_decode_chunk, con, grid, params, settings, as_of_weeks, c,
                                chunks[c]) for c in range(len(chunks))]
+        decoded = 0
         for future in pending:  # in order: the tables do not depend on the threads
             done.append(future.result())
-            progress.advance(persons=sum(d.persons for d in done))
+            decoded += done[-1].persons
+            progress.advance(persons=decoded)
     for name in ("", *as_of_weeks):
         _write_runs(con, "presence_weeks" + (f"_{name}" if name else ""),
                     [d.runs[name] for d in done])
