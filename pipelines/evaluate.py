@@ -124,6 +124,9 @@ def _evaluate(con: Any, out: Path, truth: Path, tolerance_days: int) -> dict[str
     baseline = _register_only_flows(con, truth, result["annual_flows"]["complete_years"])
     if baseline:
         result["register_only_flows"] = baseline
+    size = _population_size(con, out, truth)
+    if size:
+        result["population_size"] = size
     coverage = _register_over_coverage(con, out, truth, as_of)
     if coverage:
         result["register_over_coverage"] = coverage
@@ -337,6 +340,35 @@ def _register_over_coverage(con: Any, out: Path, truth: Path, as_of: str
             else round(100 * (estimate - true_rate), 2)}
 
 
+def _population_size(con: Any, out: Path, truth: Path) -> dict[str, Any] | None:
+    """The usually resident population on census day (the rule of the estimate) in truth,
+    beside the multiple-systems estimate and its interval."""
+    quality_path = out / "quality.json"
+    if not quality_path.exists() or not (truth / "events.parquet").exists():
+        return None
+    size = json.loads(quality_path.read_text()).get("population_size") or {}
+    headline = size.get("estimate")
+    if not headline:
+        return None
+    day = size["census_date"]
+    true_count = db.value(con, "evaluate", f"""
+        WITH alive AS (
+            SELECT true_person_id, born_in_country FROM '{truth / 'persons.parquet'}'
+            WHERE birth_date <= DATE '{day}'
+              AND (death_date IS NULL OR death_date > DATE '{day}')),
+        last_event AS (
+            SELECT true_person_id, arg_max(event_type, event_date) AS last_type
+            FROM '{truth / 'events.parquet'}'
+            WHERE rule = '{size['rule']}' AND event_date <= DATE '{day}' GROUP BY ALL)
+        SELECT count(*) FROM alive AS a LEFT JOIN last_event AS l USING (true_person_id)
+        WHERE coalesce(l.last_type = 'immigration', a.born_in_country)""")
+    estimate = headline["estimate"]
+    return {"census_date": day, "rule": size["rule"], "true_usual_residents": true_count,
+            "estimate": estimate, "interval": [headline["low"], headline["high"]],
+            "relative_error": (estimate - true_count) / true_count if true_count else None,
+            "interval_covers": headline["low"] <= true_count <= headline["high"]}
+
+
 def _annual_flows(con: Any, window_start: str, as_of: str) -> dict[str, Any]:
     last_complete = dt.date.fromisoformat(as_of) - dt.timedelta(days=487)
     last_year = last_complete.year - 1 if (last_complete.month, last_complete.day) != (12, 31) \
@@ -462,6 +494,13 @@ def format_evaluation(result: dict[str, Any]) -> str:
         lines.append(f"register over-coverage: estimated "
                      f"{coverage['estimated_over_coverage_rate']:.2%}, true "
                      f"{coverage['true_over_coverage_rate']:.2%}")
+    size = result.get("population_size")
+    if size:
+        lines.append(f"usual residents on {size['census_date']}: estimated "
+                     f"{size['estimate']:,.0f} ({size['interval'][0]:,.0f}-"
+                     f"{size['interval'][1]:,.0f}), true {size['true_usual_residents']:,} "
+                     f"({size['relative_error']:+.2%}; interval "
+                     f"{'holds' if size['interval_covers'] else 'misses'} it)")
     flows = result["annual_flows"]
     baseline = (result.get("register_only_flows") or {}).get("mean_absolute_relative_error", {})
     for rule, err in flows["mean_absolute_relative_error"].items():

@@ -10,9 +10,10 @@ the counts of the observable histories are Poisson with
 interactions among them``. Every model holds all main effects and a set of two-list
 interactions (any such set is hierarchical); the unobserved count is ``exp(intercept)``.
 Models are chosen by BIC (or AIC), by trying every set of interactions for up to
-``EXHAUSTIVE_LISTS`` lists and stepwise beyond. Models whose estimates do not exist (an
-interaction between two lists nobody is on together, sends its parameter to minus infinity)
-or are not identifiable are left out. The interval is the profile likelihood of the
+``EXHAUSTIVE_LISTS`` lists and stepwise beyond. Models that are not identifiable, that hold
+an interaction between two lists nobody is on together, or whose unobserved count runs off
+to infinity are left out; other parameters on the boundary are taken at their limit
+(extended maximum likelihood, Fienberg and Rinaldo 2012). The interval is the profile likelihood of the
 population size (Cormack 1992): the multinomial likelihood of the complete table, the
 unobserved count ``N - n`` included, maximised over the model's parameters for each ``N``.
 
@@ -32,6 +33,11 @@ import pandas as pd
 
 # every set of two-list interactions is tried up to this many lists (2^10 models at five)
 EXHAUSTIVE_LISTS = 4
+# an unobserved count this many times the observed is a fit running off to infinity (the
+# saturated model of a table with an empty cell); parameters that run off elsewhere are
+# kept at their limit, as extended maximum-likelihood estimates (a list holding every unit
+# sends the unobserved count to zero, which is the estimate)
+UNBOUNDED = 100
 # chi-square(1) quantiles for the profile-likelihood intervals
 _CHI2_1 = {0.8: 1.6423744, 0.9: 2.7055435, 0.95: 3.8414588, 0.99: 6.6348966}
 
@@ -177,10 +183,9 @@ def _fit(histories: pd.DataFrame, lists: tuple[str, ...], interactions: Sequence
         return None
     result = _poisson(y, x)
     beta = np.asarray(result.params)
-    mu = np.asarray(result.fittedvalues)
-    if (not result.converged or not np.all(np.isfinite(beta)) or np.abs(beta).max() > 25
-            or (mu[y == 0] < 1e-6).any()):
-        return None  # on the boundary: some parameter runs off to infinity
+    if (not result.converged or not np.all(np.isfinite(beta))
+            or beta[0] > math.log(UNBOUNDED * max(y.sum(), 1.0))):
+        return None  # the unobserved count runs off to infinity
     fit = Fit(lists=lists, interactions=interactions, observed=int(round(y.sum())),
               unobserved=float(math.exp(beta[0])), log_likelihood=float(result.llf),
               parameters=x.shape[1], cells=len(y), deviance=float(result.deviance),
@@ -200,7 +205,13 @@ def _profile_log_likelihood(y: np.ndarray, x: np.ndarray, total: float,
     unobserved = total - n
     y_all = np.append(y, unobserved)
     x_all = np.vstack([x, np.eye(1, x.shape[1])])
-    result = _poisson(y_all, x_all, start)
+    try:
+        result = _poisson(y_all, x_all, start)
+    except ValueError:  # a start at the boundary (a list holding every unit) overflows
+        try:
+            result = _poisson(y_all, x_all)
+        except ValueError:
+            return -math.inf, start
     mu = np.asarray(result.fittedvalues)
     p = mu / mu.sum()
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -280,7 +280,11 @@ starts AS (
     SELECT person_id, rule, event_day, next_event_day
     FROM ordered WHERE event_type = 'immigration'
 )
-SELECT person_id, rule, spell_start, spell_end FROM starts
+-- a spell still open when a death ends the observation ends with it
+SELECT s.person_id, s.rule, s.spell_start,
+       CASE WHEN s.spell_end IS NULL AND NOT o.alive THEN o.observation_end
+            ELSE s.spell_end END AS spell_end
+FROM starts AS s JOIN {observed_table} AS o ON o.person_id = s.person_id
 """
 
 
@@ -292,7 +296,8 @@ def residence_spells_sql(
 ) -> str:
     """SELECT of residence spells (days): the intervals in which the status is resident.
 
-    ``spell_end`` is null while the person is still resident at the end of observation.
+    ``spell_end`` is null while the person is still resident at the end of observation, and
+    the day of death for a person who died resident.
     Events alternate in type, so an immigration opens a spell and the next event closes it.
     """
     return render(

@@ -21,7 +21,15 @@ import duckdb
 
 from linkage.backend import scorer_for
 from linkage.link import link_sources
-from pipelines import nowcast, patterns, presence_fit, quality, tables, uncertainty
+from pipelines import (
+    nowcast,
+    patterns,
+    presence_fit,
+    quality,
+    resident_population,
+    tables,
+    uncertainty,
+)
 from pipelines import presence as presence_stage
 from pipelines.config import RunConfig
 from pipelines.presence_model import ModelParameters
@@ -310,6 +318,7 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
         value = db.value(con, "quality",
                          f"SELECT mode(census_date ORDER BY census_date) FROM {typed['census']}")
         census_day = value.isoformat() if value else None
+    linkage_figures = quality.linkage_figures(con, config.linkage.threshold)
     figures: dict[str, Any] = {
         "run": {"country": country, "as_of": as_of.isoformat(),
                 "window_start": window_start.isoformat(),
@@ -317,7 +326,7 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
                 "rules": list(config.rules), "version": _version()},
         "sources": quality.source_sizes(con, typed),
         "input_findings": quality.input_findings(con),
-        "linkage": quality.linkage_figures(con, config.linkage.threshold),
+        "linkage": linkage_figures,
         "presence_model": quality.presence_model(con, model),
         "flow_intervals": quality.flow_intervals(con),
         "model_error": quality.model_error(con),
@@ -325,6 +334,8 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
         "naive_register_flows": quality.naive_register_flows(con, typed),
         "register_coverage": quality.register_coverage(con, typed, T),
         "dual_system_estimate": quality.dual_system_estimate(con, typed, census_day),
+        "population_size": resident_population.population_size(
+            con, typed, census_day, country, linkage_figures),
         "mirror": quality.mirror_comparison(con, typed, country),
         "event_country_coverage": quality.event_country_coverage(con),
         "initial_status": quality.initial_status(con, day_number(window_start)),

@@ -280,3 +280,17 @@ def test_logs_never_show_names_keys_or_birth_dates(run, tmp_path, caplog):
     births = {str(d) for (d,) in duckdb.sql(f"SELECT DISTINCT birth_date FROM '{census}' "
                                             "WHERE birth_date IS NOT NULL").fetchall()}
     assert not [x for x in names | keys | births if x in log]
+
+
+def test_usual_residents_no_source_saw_are_estimated(run):
+    """Multiple-systems estimate of the usual residents on census day against the truth:
+    within 3%, its interval holding the true count; and the dead are not residents."""
+    size = json.loads((run["out"] / "evaluation.json").read_text())["population_size"]
+    assert abs(size["relative_error"]) <= 0.03, size
+    assert size["interval_covers"], size
+    quality = json.loads((run["out"] / "quality.json").read_text())["population_size"]
+    assert {"population_register", "census", "signs_of_life"} <= set(quality["lists"])
+    groups = {r["citizenship_group"]: r for r in quality["by_citizenship_group"]}
+    assert groups["citizen"]["estimate"] >= groups["citizen"]["listed"]
+    low, high = quality["estimate"]["linkage_sensitivity"]
+    assert low <= high

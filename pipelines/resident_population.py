@@ -1,0 +1,290 @@
+"""How many usual residents no source saw: multiple-systems estimation on census day
+(METHOD.md §4, population size), from the linked persons.
+
+The population is the persons usually resident on census day under a rule (a residence
+spell covering the day): over-coverage is removed first, since a register's emigrants who
+never deregistered are not part of the population a census misses. Each source that lists
+residents is a list:
+
+* ``population_register``: registered on the day;
+* ``census``: enumerated;
+* ``survey``: interviewed within ``HALF_YEAR`` days of the day;
+* ``signs_of_life``: an activity record within ``HALF_YEAR`` days;
+* ``foreigners_registers``: an aliens-register stay or a residence permit covering the day.
+
+Border crossings list movements, not residents, and are not a list. The lists are read as
+independent only given the model's interactions (``pipelines.population_size``), and
+foreigners are on lists citizens cannot be on, so the headline sums the estimates by
+citizenship group, and its interval also holds how many more or fewer persons are
+resident on the day on the presence model's drawn paths. Linkage errors move the capture histories: a person split in two counts
+one unit too many on fewer lists (the estimate goes up), two persons made one one unit too
+few on more lists (down); the sensitivity band refits the chosen model with the expected
+errors undone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines import population_size as ps
+from schemas import sql as db
+from schemas.sql import create_table, day_number, render
+
+HALF_YEAR = 183
+AGE_GROUPS = ((0, 17), (18, 39), (40, 64), (65, None))
+MIN_OBSERVED = 30  # a group with fewer listed persons gets no estimate of its own
+
+_LIST_SQL = {
+    "population_register": """
+        SELECT pr.person_id FROM {population_register_table} AS r
+        JOIN person_records AS pr ON pr.source = 'population_register'
+         AND pr.record_id = r.record_id
+        WHERE r.registration_date <= {day}
+          AND (r.deregistration_date IS NULL OR r.deregistration_date > {day})""",
+    "census": "SELECT person_id FROM person_records WHERE source = 'census'",
+    "survey": """
+        SELECT pr.person_id FROM {survey_table} AS r
+        JOIN person_records AS pr ON pr.source = 'survey' AND pr.record_id = r.record_id
+        WHERE abs(date_diff('day', {day}, r.interview_date)) <= {half_year}""",
+    "signs_of_life": """
+        SELECT pr.person_id FROM {activity_table} AS r
+        JOIN person_records AS pr ON pr.source = 'activity' AND pr.record_id = r.record_id
+        WHERE abs(date_diff('day', {day}, r.activity_date)) <= {half_year}""",
+    "foreigners_registers": """
+        SELECT pr.person_id FROM {aliens_register_table} AS r
+        JOIN person_records AS pr ON pr.source = 'aliens_register'
+         AND pr.record_id = r.record_id
+        WHERE r.registration_date <= {day} AND (r.end_date IS NULL OR r.end_date > {day})
+        UNION ALL
+        SELECT pr.person_id FROM {residence_permits_table} AS r
+        JOIN person_records AS pr ON pr.source = 'residence_permits'
+         AND pr.record_id = r.record_id
+        WHERE r.valid_from <= {day} AND (r.valid_to IS NULL OR r.valid_to > {day})""",
+}
+_NEEDS = {"population_register": ("population_register",), "census": ("census",),
+          "survey": ("survey",), "signs_of_life": ("activity",),
+          "foreigners_registers": ("aliens_register", "residence_permits")}
+
+
+def build_resident_lists(con: Any, typed: dict[str, str], census_day: dt.date,
+                         country: str, rule: str = "continuous_12") -> list[str]:
+    """Table ``resident_lists``: one row per person usually resident on ``census_day``
+    under ``rule``, with the person's group (citizenship group, sex, age group) and a flag
+    per list. Returns the lists' names."""
+    lists = [name for name, sources in _NEEDS.items() if all(s in typed for s in sources)]
+    tables = {f"{s}_table": typed[s] for sources in _NEEDS.values() for s in sources
+              if s in typed}
+    day = census_day
+    on_list = {name: render(_LIST_SQL[name], day=day, half_year=HALF_YEAR, **tables)
+               for name in lists}
+    flags = ",\n".join(f"p.person_id IN (SELECT person_id FROM ({sql})) AS {name}"
+                        for name, sql in on_list.items())
+    age = "CASE " + " ".join(
+        f"WHEN {day.year} - p.birth_year BETWEEN {lo} AND {hi} THEN '{lo}-{hi}'"
+        if hi is not None else f"WHEN {day.year} - p.birth_year >= {lo} THEN '{lo}+'"
+        for lo, hi in AGE_GROUPS) + " END"
+    create_table(con, "population size", "resident_lists", render(f"""
+        SELECT p.person_id,
+               CASE WHEN p.citizenship IS NULL THEN 'unknown'
+                    WHEN p.citizenship = {{country}} THEN 'citizen'
+                    ELSE 'foreigner' END AS citizenship_group,
+               coalesce(p.sex, 'unknown') AS sex, coalesce({age}, 'unknown') AS age_group,
+               {flags}
+        FROM persons AS p
+        WHERE p.person_id IN (
+            SELECT person_id FROM residence_spells_days
+            WHERE rule = {{rule}} AND spell_start <= {day_number(day)}
+              AND (spell_end IS NULL OR spell_end > {day_number(day)}))
+        ORDER BY p.person_id""", country=country, rule=rule))
+    return lists
+
+
+_SCOPE_ON_PATHS = """
+WITH decoded AS (  -- persons in doubt, and whether the decoded reading has them resident
+    SELECT t.person_idx * {samples} + t.sample AS path, t.sample,
+           p.person_id IN (SELECT person_id FROM resident_lists) AS resident
+    FROM presence_paths_sampled AS t JOIN presence_person AS p USING (person_idx)
+),
+last_event AS (
+    SELECT person_id AS path, arg_max(event_type, event_day) AS last_type
+    FROM events_sampled WHERE rule = {rule} AND event_day <= {day} GROUP BY person_id
+),
+first_arrival AS (
+    SELECT person_id AS path, min(arrival) AS arrival FROM presence_sampled_paths
+    GROUP BY person_id
+)
+SELECT d.sample,
+       sum(CASE WHEN o.observation_end > {day} AND f.arrival <= {day}
+                 AND coalesce(l.last_type = 'immigration', o.resident_at_start)
+                THEN 1 ELSE 0 END) - sum(CASE WHEN d.resident THEN 1 ELSE 0 END) AS change
+FROM decoded AS d
+JOIN observed_sampled AS o ON o.person_id = d.path
+LEFT JOIN first_arrival AS f ON f.path = d.path
+LEFT JOIN last_event AS l ON l.path = d.path
+GROUP BY d.sample ORDER BY d.sample
+"""
+
+
+def scope_spread(con: Any, census_day: dt.date, rule: str, level: float
+                 ) -> dict[str, float] | None:
+    """How many more (or fewer) persons would be usually resident on the day on the paths
+    drawn from the presence model than on its decoded reading: the quantiles of that change
+    at ``(1 - level) / 2`` and ``(1 + level) / 2`` (``pipelines.uncertainty``'s paths)."""
+    needed = ("presence_paths_sampled", "events_sampled", "observed_sampled",
+              "presence_sampled_paths", "presence_person")
+    present = db.value(con, "population size", "SELECT count(*) FROM duckdb_tables() WHERE "
+                       "table_name IN (" + ", ".join(f"'{t}'" for t in needed) + ")")
+    if present < len(needed):
+        return None
+    samples = db.value(con, "population size",
+                       "SELECT max(sample) + 1 FROM presence_paths_sampled")
+    if not samples:
+        return None
+    changes = db.frame(con, "population size", render(
+        _SCOPE_ON_PATHS, samples=int(samples), rule=rule, day=day_number(census_day)))
+    if changes.empty:
+        return None
+    values = changes["change"].to_numpy(float)
+    return {"paths": int(len(values)), "mean": float(values.mean()),
+            "low": float(np.quantile(values, (1 - level) / 2)),
+            "high": float(np.quantile(values, (1 + level) / 2))}
+
+
+def _widened(headline: dict[str, Any] | None, spread: dict[str, float] | None
+             ) -> dict[str, Any] | None:
+    """The headline's interval widened by the scope's spread (added in quadrature: the
+    lists' sampling and the reading of who is resident are apart)."""
+    if headline is None or spread is None:
+        return headline
+    estimate = headline["estimate"]
+    down = math.hypot(estimate - headline["low"], min(spread["low"], 0.0))
+    up = math.hypot(headline["high"] - estimate, max(spread["high"], 0.0))
+    return headline | {"low": estimate - down, "high": estimate + up,
+                       "lists_only_interval": [headline["low"], headline["high"]],
+                       "residence_reading_change": spread}
+
+
+def _band(table: pd.DataFrame, lists: list[str], fit: ps.Fit, split: float,
+          false_joins: float) -> list[float | None]:
+    """The chosen model refitted with the expected split persons joined (the part too many
+    taken from the one-list histories, where a part seen on one list most often is) and
+    the expected false joins split apart (a two-list history made two one-list ones); each
+    spread over the histories as the table's own units are."""
+    def refit(adjusted: dict[tuple[int, ...], float]) -> float | None:
+        frame = pd.DataFrame([(*h, n) for h, n in adjusted.items() if any(h)],
+                             columns=[*lists, "count"])
+        again = ps.fit_model(frame, lists, fit.interactions, level=None)
+        return None if again is None else again.estimate
+
+    cells = {tuple(int(v) for v in row[lists]): float(row["count"])
+             for _, row in table.iterrows()}
+    ones = [h for h in cells if sum(h) == 1]
+    twos = [h for h in cells if sum(h) == 2]
+
+    def joined(amount: float) -> dict[tuple[int, ...], float]:
+        total = sum(cells[h] for h in ones)
+        return {h: n - (min(n, amount * n / total) if h in ones and total else 0.0)
+                for h, n in cells.items()}
+
+    def split_apart(amount: float) -> dict[tuple[int, ...], float]:
+        result = dict(cells)
+        total = sum(cells[h] for h in twos)
+        for h in twos if total else ():
+            k = min(cells[h], amount * cells[h] / total)
+            result[h] -= k
+            for i in (i for i, on in enumerate(h) if on):
+                alone = tuple(int(j == i) for j in range(len(lists)))
+                result[alone] = result.get(alone, 0.0) + k
+        return result
+
+    return [refit(joined(split)), refit(split_apart(false_joins))]
+
+
+def _estimate(frame: pd.DataFrame, lists: list[str], criterion: str, level: float,
+              split: float = 0.0, false_joins: float = 0.0) -> dict[str, Any] | None:
+    used = [x for x in lists if frame[x].any()]  # a list nobody in the group is on
+    table = ps.capture_histories(frame, used) if len(used) >= 2 else None
+    if table is None or table["count"].sum() < MIN_OBSERVED:
+        return None
+    try:
+        result = ps.estimate_population(table, used, criterion=criterion, level=level)
+    except ValueError:
+        return None
+    fit = result.fit
+    low, high = fit.interval or (None, None)
+    out = {"lists": used, "model": fit.name,
+           "interactions": [f"{a} x {b}" for a, b in fit.interactions],
+           "in_scope_persons": int(len(frame)), "listed": fit.observed,
+           "unlisted_estimate": fit.unobserved, "estimate": fit.estimate,
+           "low": low, "high": None if high is None or math.isinf(high) else high,
+           criterion: fit.score, "models_compared": len(result.ranking)}
+    if split or false_joins:
+        out["linkage_sensitivity"] = _band(table, used, fit, split, false_joins)
+    return out
+
+
+def _sum(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Estimates of disjoint groups added up; the interval's ends as the groups' distances
+    to their ends added in quadrature (the groups are estimated independently)."""
+    if not parts or any(p.get("high") is None for p in parts):
+        return None
+    estimate = sum(p["estimate"] for p in parts)
+    down = math.sqrt(sum((p["estimate"] - p["low"]) ** 2 for p in parts))
+    up = math.sqrt(sum((p["high"] - p["estimate"]) ** 2 for p in parts))
+    out = {"estimate": estimate, "low": estimate - down, "high": estimate + up,
+           "listed": sum(p["listed"] for p in parts),
+           "in_scope_persons": sum(p["in_scope_persons"] for p in parts)}
+    bands = [p.get("linkage_sensitivity") for p in parts]
+    if all(b and None not in b for b in bands):
+        out["linkage_sensitivity"] = [sum(b[0] for b in bands), sum(b[1] for b in bands)]
+    return out
+
+
+def population_size(con: Any, typed: dict[str, str], census_day: str | None, country: str,
+                    linkage: dict[str, Any], rule: str = "continuous_12",
+                    criterion: str = "bic", level: float = 0.95) -> dict[str, Any] | None:
+    """Multiple-systems estimates of the usually resident population on census day: in all,
+    by citizenship group (summed for the headline), by sex and by age group; and the dual-
+    system estimate of each pair of lists."""
+    if census_day is None or "census" not in typed:
+        return None
+    day = dt.date.fromisoformat(census_day)
+    lists = build_resident_lists(con, typed, day, country, rule)
+    frame = db.frame(con, "population size", "SELECT * FROM resident_lists")
+    if len(lists) < 2 or frame.empty:
+        return None
+    persons = max(int(linkage.get("persons") or 0), 1)
+    scale = len(frame) / persons  # the share of the linkage's errors among these persons
+    split = float(linkage.get("expected_split_persons") or 0.0) * scale
+    false_joins = float(linkage.get("expected_false_joins") or 0.0) * scale
+    by: dict[str, list[dict[str, Any]]] = {}
+    for column in ("citizenship_group", "sex", "age_group"):
+        rows = []
+        for group, part in frame.groupby(column, sort=True):
+            share = len(part) / len(frame)
+            fit = _estimate(part, lists, criterion, level, split * share, false_joins * share)
+            rows.append({column: group, **(fit or {"in_scope_persons": len(part),
+                                                   "estimate": None})})
+        by[column] = rows
+    headline = _widened(
+        _sum([r for r in by["citizenship_group"] if r.get("estimate") is not None]),
+        scope_spread(con, day, rule, level))
+    dual = []
+    for i, a in enumerate(lists):
+        for b in lists[i + 1:]:
+            n1, n2 = int(frame[a].sum()), int(frame[b].sum())
+            both = int((frame[a] & frame[b]).sum())
+            if n1 and n2:
+                dual.append({"lists": f"{a} x {b}", "on_first": n1, "on_second": n2,
+                             "on_both": both} | ps.chapman(n1, n2, both))
+    return {"census_date": census_day, "rule": rule, "criterion": criterion, "level": level,
+            "lists": lists, "in_scope_persons": int(len(frame)),
+            "estimate": headline,
+            "unstratified": _estimate(frame, lists, criterion, level, split, false_joins),
+            "by_citizenship_group": by["citizenship_group"], "by_sex": by["sex"],
+            "by_age_group": by["age_group"], "dual_system": dual}
