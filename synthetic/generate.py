@@ -58,6 +58,8 @@ class SourceBuilder:
     # --- registers and permits -------------------------------------------------------
     def register(self, p: Person) -> None:
         rng, w = self.rng, self.w
+        if p.undocumented:
+            return
         if not p.born_here and not (p.kind in ("immigrant", "early_immigrant")
                                     and rng.random() < w.immigrant_register_share) \
                 and not (p.kind == "circular" and rng.random() < w.circular_register_share) \
@@ -132,7 +134,7 @@ class SourceBuilder:
             })
 
     def aliens_and_permits(self, p: Person) -> None:
-        if p.citizenship == self.w.country:
+        if p.citizenship == self.w.country or p.undocumented:
             return
         if p.kind == "seasonal":
             self._seasonal_permits(p)
@@ -191,6 +193,7 @@ class SourceBuilder:
             p = self.people[pid]
             recent = w.census_day - arrival < 365 and not (p.born_here and arrival == p.birth)
             coverage = w.census_coverage_native if p.born_here else (
+                w.undocumented_census_coverage if p.undocumented else
                 w.census_coverage_recent if recent else w.census_coverage_foreign)
             if rng.random() >= coverage:
                 continue
@@ -507,8 +510,10 @@ def synthesise(n: int, seed: int, out: Path, world: World | None = None) -> dict
     (out / "country.txt").write_text(w.country + "\n")
     write_world(w, out)
     truth_events = _write_truth(people, w, out, pa.concat_tables(record_person))
-    mirror = _mirror_flows(people, truth_events, w, rng)
+    mirror, coverage = _mirror_flows(people, truth_events, w, rng)
     _write(mirror, out / "mirror_flows.parquet")
+    _write(pd.DataFrame(sorted(coverage.items()), columns=["partner", "coverage"]),
+           out / "truth" / "mirror_coverage.parquet")
     counts["mirror_flows"] = len(mirror)
     log.info("synth written to %s (%.1f s)", out, time.perf_counter() - started)
     return counts
@@ -523,6 +528,7 @@ def _write_truth(people: list[Person], w: World, out: Path, record_person: pa.Ta
         "born_in_country": [p.born_here for p in people],
         "death_date": [p.death for p in people],
         "kind": [p.kind for p in people],
+        "undocumented": [p.undocumented for p in people],
         # the name as the person's own documents write it (native script), for benchmarks
         "first_name": [p.first_name for p in people],
         "last_name": [p.last_name for p in people],
@@ -559,8 +565,9 @@ def true_events(people: list[Person], w: World) -> pd.DataFrame:
 
 
 def _mirror_flows(people: list[Person], events: pd.DataFrame, w: World,
-                  rng: np.random.Generator) -> pd.DataFrame:
-    """Partner countries' reported flows with us: their own coverage and noise."""
+                  rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Partner countries' reported flows with us (their own coverage and noise), and each
+    partner's coverage (the share of the true moves it records, on average)."""
     by_pid = {p.pid: p for p in people}
     confirmed = events[(events["rule"] == "continuous_12") & (events["status"] == "confirmed")]
     cells: dict[tuple, int] = {}
@@ -583,4 +590,4 @@ def _mirror_flows(people: list[Person], events: pd.DataFrame, w: World,
              "flow": flow, "citizenship": None, "sex": sex,
              "count": int(rng.poisson(n * coverage[partner]))}
             for (partner, year, flow, sex), n in sorted(cells.items())]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), coverage

@@ -91,7 +91,15 @@ class World:
     scheme_drift_factor: float = 1.0
     activity_rekey_share: float = 0.01  # sign-of-life records keyed in again, fresh errors
     activity_uppercase_share: float = 0.0  # ... and of them written in capitals
+    # immigrants living without registration or permit (on no register): the persons only a
+    # census, a survey or a rare sign of life may see, whom population-size estimation is for
+    undocumented_share: float = 0.0
+    undocumented_census_coverage: float = 0.4
+    undocumented_sign_of_life_factor: float = 0.2  # their signs of life, times their rate
 
+
+# the kinds of persons that may live undocumented
+UNDOCUMENTED_KINDS = ("immigrant", "temporary", "circular")
 
 # citizenship -> (name pool, weight among immigrants, stay purposes with weights)
 ORIGINS = {
@@ -126,6 +134,7 @@ class Person:
     crossing_coverage: float = 0.7  # share of this person's crossings the border records
     yearly_record_day: int = -1  # day of year of a yearly sign of life; -1: none
     moves: list[int] = field(default_factory=list)  # internal moves (register re-registration)
+    undocumented: bool = False  # on no register, holding no permit
 
     @property
     def born_here(self) -> bool:
@@ -317,6 +326,13 @@ def make_population(n: int, rng: np.random.Generator, w: World) -> list[Person]:
             _die(rng, person, w)
         person.moves = sorted(int(x) for x in rng.integers(day(1995), w.as_of, size=pick(rng, (0.7, 0.22, 0.08))))
         people.append(person)
+    if w.undocumented_share > 0:
+        # from a stream of its own, so that every other draw stays as it was
+        own = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+        for person, draw in zip(people, own.random(len(people)), strict=True):
+            if person.kind in UNDOCUMENTED_KINDS and draw < w.undocumented_share:
+                person.undocumented = True
+                person.activity_rate *= w.undocumented_sign_of_life_factor
     return people
 
 

@@ -6,7 +6,7 @@ covered persons, signs of life from 0.05 to 1 a month with silent years and reco
 departure, deregistration of 10-90% of emigrants with lags up to years and administrative
 removals, registration lags, permits outliving stays, census coverage and double counts,
 seasonal workers, short stays and long absences, typo, transliteration and missing-value
-rates). The parameters drawn are written beside ``truth/`` as ``world.json``.
+rates, immigrants living undocumented). The parameters drawn are written beside ``truth/`` as ``world.json``.
 """
 
 from __future__ import annotations
@@ -142,9 +142,16 @@ def random_world(seed: int) -> World:
     independent of the seed that draws the population)."""
     rng = np.random.default_rng([seed, 0x5EED_0F_3])
     values: dict[str, Any] = {}
-    for part in (_calendar, _crossings, _moves, _evidence, _registers, _counts_and_identities):
+    for part in (_calendar, _crossings, _moves, _evidence, _registers, _counts_and_identities,
+                 _undocumented):  # new parts go last: the earlier draws stay as they were
         values.update(part(rng))
     return World(**values)
+
+
+def _undocumented(rng: np.random.Generator) -> dict[str, Any]:
+    return {"undocumented_share": _uniform(rng, 0.0, 0.25),
+            "undocumented_census_coverage": _uniform(rng, 0.2, 0.8),
+            "undocumented_sign_of_life_factor": _log_uniform(rng, 0.05, 0.5)}
 
 
 def world_for(name: str, seed: int) -> World:
