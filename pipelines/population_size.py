@@ -257,6 +257,8 @@ def profile_interval(y: np.ndarray, x: np.ndarray, estimate: float, level: float
         return (inside + outside) / 2
 
     lower = n if top - ell(n) <= drop else root(top_at, n)
+    if lower - n < 1e-5 * max(1.0, n):  # as near the observed as bisection tells apart
+        lower = n
     upper_probe = top_at + max(top_at - n, 1.0)
     while top - ell(upper_probe) <= drop:
         upper_probe = top_at + 2 * (upper_probe - top_at)

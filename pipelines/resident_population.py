@@ -164,7 +164,7 @@ def _widened(headline: dict[str, Any] | None, spread: dict[str, float] | None
     estimate = headline["estimate"]
     down = math.hypot(estimate - headline["low"], min(spread["low"], 0.0))
     up = math.hypot(headline["high"] - estimate, max(spread["high"], 0.0))
-    return headline | {"low": estimate - down, "high": estimate + up,
+    return headline | {"low": math.floor(estimate - down), "high": math.ceil(estimate + up),
                        "lists_only_interval": [headline["low"], headline["high"]],
                        "residence_reading_change": spread}
 
@@ -205,8 +205,13 @@ def _band(table: pd.DataFrame, lists: list[str], fit: ps.Fit, split: float,
     return [refit(joined(split)), refit(split_apart(false_joins))]
 
 
-def _estimate(frame: pd.DataFrame, lists: list[str], criterion: str, level: float,
-              split: float = 0.0, false_joins: float = 0.0) -> dict[str, Any] | None:
+def estimate_group(frame: pd.DataFrame, lists: list[str], criterion: str = "bic",
+                   level: float = 0.95, split: float = 0.0, false_joins: float = 0.0
+                   ) -> dict[str, Any] | None:
+    """The multiple-systems estimate of one group of persons (``frame``: a 0/1 column per
+    list), on the lists somebody in it is on; ``None`` with fewer than ``MIN_OBSERVED``
+    listed or no model whose estimate exists. ``split`` and ``false_joins``: the group's
+    expected linkage errors, for the sensitivity band."""
     used = [x for x in lists if frame[x].any()]  # a list nobody in the group is on
     table = ps.capture_histories(frame, used) if len(used) >= 2 else None
     if table is None or table["count"].sum() < MIN_OBSERVED:
@@ -228,16 +233,18 @@ def _estimate(frame: pd.DataFrame, lists: list[str], criterion: str, level: floa
     return out
 
 
-def _sum(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
+def sum_groups(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Estimates of disjoint groups added up; the interval's ends as the groups' distances
-    to their ends added in quadrature (the groups are estimated independently)."""
+    to their ends added in quadrature (the groups are estimated independently), rounded
+    outward to whole persons and never below the persons listed."""
     if not parts or any(p.get("high") is None for p in parts):
         return None
     estimate = sum(p["estimate"] for p in parts)
+    listed = sum(p["listed"] for p in parts)
     down = math.sqrt(sum((p["estimate"] - p["low"]) ** 2 for p in parts))
     up = math.sqrt(sum((p["high"] - p["estimate"]) ** 2 for p in parts))
-    out = {"estimate": estimate, "low": estimate - down, "high": estimate + up,
-           "listed": sum(p["listed"] for p in parts),
+    out = {"estimate": estimate, "low": max(math.floor(estimate - down), listed),
+           "high": math.ceil(estimate + up), "listed": listed,
            "in_scope_persons": sum(p["in_scope_persons"] for p in parts)}
     bands = [p.get("linkage_sensitivity") for p in parts]
     if all(b and None not in b for b in bands):
@@ -267,12 +274,12 @@ def population_size(con: Any, typed: dict[str, str], census_day: str | None, cou
         rows = []
         for group, part in frame.groupby(column, sort=True):
             share = len(part) / len(frame)
-            fit = _estimate(part, lists, criterion, level, split * share, false_joins * share)
+            fit = estimate_group(part, lists, criterion, level, split * share, false_joins * share)
             rows.append({column: group, **(fit or {"in_scope_persons": len(part),
                                                    "estimate": None})})
         by[column] = rows
     headline = _widened(
-        _sum([r for r in by["citizenship_group"] if r.get("estimate") is not None]),
+        sum_groups([r for r in by["citizenship_group"] if r.get("estimate") is not None]),
         scope_spread(con, day, rule, level))
     dual = []
     for i, a in enumerate(lists):
@@ -285,6 +292,6 @@ def population_size(con: Any, typed: dict[str, str], census_day: str | None, cou
     return {"census_date": census_day, "rule": rule, "criterion": criterion, "level": level,
             "lists": lists, "in_scope_persons": int(len(frame)),
             "estimate": headline,
-            "unstratified": _estimate(frame, lists, criterion, level, split, false_joins),
+            "unstratified": estimate_group(frame, lists, criterion, level, split, false_joins),
             "by_citizenship_group": by["citizenship_group"], "by_sex": by["sex"],
             "by_age_group": by["age_group"], "dual_system": dual}
