@@ -36,6 +36,10 @@ min_cell = 5               # smaller cells are suppressed (and cells that would 
 random_rounding = false    # official tables: random rounding to base 3 (Stats NZ RR3)
 rounding_seed = 1          # its seed, so that a rerun publishes the same figures
 
+[report]                   # the first page's traffic lights: [green up to, amber up to]
+over_coverage = [0.02, 0.05]    # also flow_uncertainty, unlisted_share, linkage_error,
+weak_evidence = [0.05, 0.15]    # mirror_difference; weak_probability = 0.8
+
 [sources.census]           # optional: another file name, other column names
 file = "enumeration_2021.csv"
 columns = { record_id = "enum_id", census_date = "ref_date" }
@@ -53,6 +57,7 @@ from typing import Any
 
 from linkage.link import LinkageSettings
 from pipelines.presence_fit import PresenceSettings
+from pipelines.report import ReportSettings
 from pipelines.rules import RULES, Rule, RuleParameters
 from schemas.contract import SOURCES
 from schemas.engine import EngineSettings
@@ -60,7 +65,7 @@ from schemas.errors import ConfigError
 from schemas.validation import SourceFile
 
 TOP_KEYS = {"country", "as_of", "window_start", "rules", "rule_parameters", "presence",
-            "linkage", "tables", "engine", "sources"}
+            "linkage", "tables", "engine", "report", "sources"}
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class RunConfig:
     presence: PresenceSettings = field(default_factory=PresenceSettings)
     linkage: LinkageSettings = field(default_factory=LinkageSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     min_cell: int = 5
     random_rounding: bool = False
     rounding_seed: int = 1
@@ -175,6 +181,8 @@ def load_config(path: Path | None, data_dir: Path) -> RunConfig:
         kwargs["linkage"] = _section(LinkageSettings, "linkage", raw["linkage"])
     if "engine" in raw:
         kwargs["engine"] = _section(EngineSettings, "engine", raw["engine"])
+    if "report" in raw:
+        kwargs["report"] = _section(ReportSettings, "report", raw["report"])
     if "tables" in raw:
         tables = raw["tables"]
         known = {"min_cell", "random_rounding", "rounding_seed"}

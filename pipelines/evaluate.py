@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
+import pyarrow.parquet as pq
 
 from linkage.evaluate import exact_persons, links_pairwise, persons_pairwise, prf
 from pipelines.quality import JOIN_KIND_SQL
@@ -124,6 +126,9 @@ def _evaluate(con: Any, out: Path, truth: Path, tolerance_days: int) -> dict[str
     baseline = _register_only_flows(con, truth, result["annual_flows"]["complete_years"])
     if baseline:
         result["register_only_flows"] = baseline
+    mirror = _mirror_coverage(out, truth)
+    if mirror:
+        result["mirror_coverage"] = mirror
     size = _population_size(con, out, truth)
     if size:
         result["population_size"] = size
@@ -369,6 +374,41 @@ def _population_size(con: Any, out: Path, truth: Path) -> dict[str, Any] | None:
             "interval_covers": headline["low"] <= true_count <= headline["high"]}
 
 
+MIRROR_MIN_MOVES = 100  # partners reporting fewer of our moves are read, not correlated
+
+
+def _mirror_coverage(out: Path, truth: Path) -> dict[str, Any] | None:
+    """Each partner's coverage of our moves as the mirror statistics read it (its counts over
+    our events, those of unknown country shared out), beside the share the partner truly
+    records (written by the generator)."""
+    quality_path, true_path = out / "quality.json", truth / "mirror_coverage.parquet"
+    if not quality_path.exists() or not true_path.exists():
+        return None
+    mirror = json.loads(quality_path.read_text()).get("mirror") or {}
+    pooled: dict[str, list[float]] = {}
+    for r in mirror.get("by_partner", []):
+        cell = pooled.setdefault(r["partner"], [0.0, 0.0])
+        cell[0] += r["theirs"]
+        cell[1] += r["ours_allocated"] or 0.0
+    table = pq.read_table(true_path).to_pydict()
+    true_coverage = dict(zip(table["partner"], table["coverage"], strict=True))
+    rows = [{"partner": k, "estimated": theirs / ours, "true": true_coverage[k],
+             "their_moves": theirs}
+            for k, (theirs, ours) in sorted(pooled.items()) if ours and k in true_coverage]
+    if len(rows) < 3:
+        return None
+    estimated = np.array([r["estimated"] for r in rows])
+    actual = np.array([r["true"] for r in rows])
+    moves = np.array([r["their_moves"] for r in rows])
+    big = moves >= MIRROR_MIN_MOVES
+    return {"partners": rows,
+            "weighted_mean_absolute_difference":
+                float((np.abs(estimated - actual) * moves).sum() / moves.sum()),
+            "correlation_large_partners": float(np.corrcoef(estimated[big], actual[big])[0, 1])
+            if big.sum() >= 3 else None,
+            "large_partners": int(big.sum())}
+
+
 def _annual_flows(con: Any, window_start: str, as_of: str) -> dict[str, Any]:
     last_complete = dt.date.fromisoformat(as_of) - dt.timedelta(days=487)
     last_year = last_complete.year - 1 if (last_complete.month, last_complete.day) != (12, 31) \
@@ -494,6 +534,14 @@ def format_evaluation(result: dict[str, Any]) -> str:
         lines.append(f"register over-coverage: estimated "
                      f"{coverage['estimated_over_coverage_rate']:.2%}, true "
                      f"{coverage['true_over_coverage_rate']:.2%}")
+    mirror = result.get("mirror_coverage")
+    if mirror:
+        corr = mirror["correlation_large_partners"]
+        lines.append(f"partners' coverage of our moves from mirror statistics: mean |difference|"
+                     f" from the true {mirror['weighted_mean_absolute_difference']:.3f} "
+                     f"(weighted by their moves, {len(mirror['partners'])} partners); "
+                     f"correlation {'n/a' if corr is None else f'{corr:.2f}'} over the "
+                     f"{mirror['large_partners']} reporting {MIRROR_MIN_MOVES}+ moves")
     size = result.get("population_size")
     if size:
         lines.append(f"usual residents on {size['census_date']}: estimated "

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemas import sql as db
-from schemas.sql import create_table, render
+from schemas.sql import create_table, identifier, render
 
 TEMPORARY_MIN_DAYS = 90
 CIRCULAR_EVENTS = 3
@@ -100,6 +100,57 @@ def pattern_summary(con: Any, window_start: int, as_of: int, tm: int
                         """SELECT rule, count(*) AS circular_migrants
                           FROM migration_patterns WHERE circular_migrant
                           GROUP BY rule ORDER BY rule""")
+    by_citizenship = db.frame(con, "events", """
+        SELECT m.rule, coalesce(p.citizenship, 'unknown') AS citizenship,
+               count(*) FILTER (WHERE m.circular_migrant) AS circular_migrants,
+               count(*) FILTER (WHERE m.temporary_stays > 0) AS temporary_movers
+        FROM migration_patterns AS m JOIN persons AS p USING (person_id)
+        GROUP BY ALL ORDER BY m.rule, circular_migrants DESC, temporary_movers DESC,
+                 citizenship""")
     return {"return_immigrations_by_year": returns.to_dict("records"),
             "temporary_stays_by_year_of_arrival": temporary.to_dict("records"),
-            "circular_migrants": circular.to_dict("records")}
+            "circular_migrants": circular.to_dict("records"),
+            "movers_by_citizenship": by_citizenship.to_dict("records")}
+
+
+_PURPOSES = """
+WITH purpose AS (
+    SELECT e.person_id, e.rule, e.event_day,
+           arg_min(s.purpose, abs(s.day - e.event_day)) AS purpose
+    FROM events_days AS e JOIN stay_purposes AS s
+      ON s.person_id = e.person_id AND abs(s.day - e.event_day) <= {near}
+    WHERE e.status = 'confirmed' AND e.event_type = 'immigration'
+    GROUP BY ALL
+)
+SELECT e.rule, year(DATE '1970-01-01' + CAST(e.event_day AS INTEGER)) AS year,
+       coalesce(p.purpose, 'not stated') AS stay_purpose, count(*) AS immigrations
+FROM events_days AS e
+LEFT JOIN purpose AS p USING (person_id, rule, event_day)
+WHERE e.status = 'confirmed' AND e.event_type = 'immigration'
+  AND e.event_day BETWEEN {window_start} AND {as_of}
+GROUP BY ALL ORDER BY ALL
+"""
+PURPOSE_NEAR_DAYS = 365  # a register entry or permit this close to an immigration states its purpose
+
+
+def immigration_by_stay_purpose(con: Any, typed: dict[str, str], window_start: int,
+                                as_of: int) -> list[dict[str, Any]]:
+    """Confirmed immigrations per rule, year and stay purpose (work, study, family,
+    protection, other): the purpose the aliens register or a permit states nearest the
+    arrival, within a year; 'not stated' for citizens and the others."""
+    # (source, its purpose column, the column dating it)
+    stating = (("aliens_register", "stay_purpose", "registration_date"),
+               ("residence_permits", "permit_type", "valid_from"))
+    parts = [f"""SELECT pr.person_id, s.{purpose} AS purpose,
+                        date_diff('day', DATE '1970-01-01', s.{dated}) AS day
+                 FROM {identifier(typed[source])} AS s
+                 JOIN person_records AS pr ON pr.source = '{source}'
+                  AND pr.record_id = s.record_id WHERE s.{purpose} IS NOT NULL"""
+             for source, purpose, dated in stating if source in typed]
+    if not parts:
+        parts.append("SELECT CAST(NULL AS VARCHAR) AS person_id, "
+                     "CAST(NULL AS VARCHAR) AS purpose, 0 AS day WHERE FALSE")
+    # each stay purpose a foreigners' register or a permit states, and when
+    create_table(con, "stay purposes", "stay_purposes", " UNION ALL ".join(parts))
+    return db.records(con, "stay purposes", render(
+        _PURPOSES, near=PURPOSE_NEAR_DAYS, window_start=window_start, as_of=as_of))

@@ -70,6 +70,7 @@ def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
         SELECT source_a, source_b, undated AS a_side_undated, profile_pairs,
                expected_matches, prior
         FROM source_pair_priors ORDER BY ALL""")
+    figures["match_weight_distribution"] = match_weight_distribution(con)
     figures["link_rates"] = _rows(con, """
         WITH person_sources AS (SELECT DISTINCT person_id, source FROM person_records),
         per_source AS (SELECT source, count(*) AS n FROM person_records GROUP BY source)
@@ -97,6 +98,41 @@ def linkage_figures(con: Any, threshold: float) -> dict[str, Any]:
         WHERE i.first_name IS NOT NULL OR i.last_name IS NOT NULL
         GROUP BY ALL ORDER BY ALL""")
     return figures
+
+
+WEIGHT_BIN = 2.0  # bits per bar of the match-weight distributions
+WEIGHT_RANGE = (-20.0, 40.0)  # weights beyond are counted in the first or last bar
+
+
+def match_weight_distribution(con: Any) -> list[dict[str, Any]]:
+    """Scored pairs per source pair and bar of match weight (``WEIGHT_BIN`` bits each):
+    a well-separated model shows two humps, non-matches low and matches high."""
+    low, high = WEIGHT_RANGE
+    return _rows(con, f"""
+        SELECT least(a.source, b.source) || ' x ' || greatest(a.source, b.source)
+                   AS source_pair,
+               {WEIGHT_BIN!r} * floor(greatest({low!r}, least({high - WEIGHT_BIN!r},
+                   s.match_weight)) / {WEIGHT_BIN!r}) AS weight_from,
+               count(*) AS pairs
+        FROM scored_pairs AS s
+        JOIN profiles AS a ON a.unique_id = s.unique_id_l
+        JOIN profiles AS b ON b.unique_id = s.unique_id_r
+        GROUP BY ALL ORDER BY ALL""")
+
+
+def comparison_levels(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """The trained model's levels: m, u and the weight ``log2(m / u)`` each adds (levels
+    without both, the null levels, are left out)."""
+    rows = []
+    for comparison in model.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if m is None or u is None or level.get("is_null_level"):
+                continue
+            rows.append({"comparison": comparison.get("output_column_name"),
+                         "level": level.get("label_for_charts"), "m": m, "u": u,
+                         "match_weight": math.log2(m / u) if m > 0 and u > 0 else None})
+    return rows
 
 
 ERROR_SQL = """
@@ -372,13 +408,21 @@ def flow_intervals(con: Any) -> list[dict[str, Any]]:
                          FROM flow_intervals ORDER BY ALL""")
 
 
-def register_coverage(con: Any, typed: dict[str, str], as_of: int
+AGE_BANDS_5 = "CASE WHEN {age} >= 85 THEN '85+' ELSE lpad(CAST(({age}) // 5 * 5 AS VARCHAR), 2, '0') || '-' || lpad(CAST(({age}) // 5 * 5 + 4 AS VARCHAR), 2, '0') END"  # noqa: E501
+LAG_BANDS = ((0, 30, "under 1 month"), (30, 91, "1-3 months"), (91, 182, "3-6 months"),
+             (182, 365, "6-12 months"), (365, 730, "1-2 years"), (730, None, "2 years or more"))
+
+
+def register_coverage(con: Any, typed: dict[str, str], as_of: int, country: str
                       ) -> dict[str, Any] | None:
-    """Over-coverage at the as-of date and deregistration lag (METHOD.md §4)."""
+    """Over-coverage at the as-of date (in all and by citizenship group and age group),
+    the population pyramid of usual residents against the register, and deregistration lag
+    (median, 90th percentile and its distribution) (METHOD.md §4)."""
     if "population_register" not in typed:
         return None
     reg = typed["population_register"]
     as_of_date = from_day_number(as_of).isoformat()
+    year = int(as_of_date[:4])
     registered = f"""
         SELECT DISTINCT pr.person_id FROM {reg} AS r
         JOIN person_records AS pr ON pr.source = 'population_register'
@@ -391,23 +435,53 @@ def register_coverage(con: Any, typed: dict[str, str], as_of: int
                      f"WHERE r.person_id NOT IN ({present})")
     unregistered = _one(con, f"SELECT count(*) FROM ({present}) AS p "
                              f"WHERE p.person_id NOT IN ({registered})")
-    lag = _rows(con, f"""
+    age = f"{year} - p.birth_year"
+    by_group = _rows(con, f"""
+        SELECT CASE WHEN p.citizenship IS NULL THEN 'unknown'
+                    WHEN p.citizenship = '{country}' THEN 'citizen' ELSE 'foreigner' END
+                   AS citizenship_group,
+               CASE WHEN p.birth_year IS NULL THEN 'unknown' WHEN {age} < 18 THEN '0-17'
+                    WHEN {age} < 40 THEN '18-39' WHEN {age} < 65 THEN '40-64'
+                    ELSE '65+' END AS age_group,
+               count(*) AS registered,
+               count(*) FILTER (WHERE r.person_id NOT IN ({present})) AS over_covered,
+               count(*) FILTER (WHERE r.person_id NOT IN ({present})) / count(*)
+                   AS over_coverage_rate
+        FROM ({registered}) AS r JOIN persons AS p USING (person_id)
+        GROUP BY ALL ORDER BY ALL""")
+    band = AGE_BANDS_5.format(age=age)
+    pyramid = _rows(con, f"""
+        WITH residents AS (
+            SELECT DISTINCT person_id FROM residence_spells_days
+            WHERE rule = 'continuous_12' AND spell_start <= {as_of}
+              AND (spell_end IS NULL OR spell_end > {as_of})),
+        persons_in AS (
+            SELECT p.person_id, coalesce(p.sex, 'unknown') AS sex, {band} AS age_group,
+                   p.person_id IN (SELECT person_id FROM residents) AS resident,
+                   p.person_id IN ({registered}) AS registered
+            FROM persons AS p WHERE p.birth_year IS NOT NULL)
+        SELECT sex, age_group, count(*) FILTER (WHERE resident) AS usual_residents,
+               count(*) FILTER (WHERE registered) AS registered
+        FROM persons_in WHERE resident OR registered GROUP BY ALL ORDER BY ALL""")
+    lags = f"""
         WITH dereg AS (
             SELECT pr.person_id,
                    date_diff('day', DATE '1970-01-01', r.deregistration_date) AS day
             FROM {reg} AS r JOIN person_records AS pr
               ON pr.source = 'population_register' AND pr.record_id = r.record_id
             WHERE r.deregistration_reason = 'emigration'
-        ),
-        lags AS (
-            SELECT d.day - max(e.day) AS lag FROM dereg AS d
-            JOIN evidence_point AS e ON e.person_id = d.person_id AND e.day < d.day
-             AND e.source NOT LIKE 'population_register%'
-             AND e.source <> 'estimated_arrival'
-            GROUP BY d.person_id, d.day
         )
-        SELECT count(*) AS deregistrations, median(lag) AS median_days,
-               quantile_cont(lag, 0.9) AS p90_days FROM lags""")[0]
+        SELECT d.day - max(e.day) AS lag FROM dereg AS d
+        JOIN evidence_point AS e ON e.person_id = d.person_id AND e.day < d.day
+         AND e.source NOT LIKE 'population_register%'
+         AND e.source <> 'estimated_arrival'
+        GROUP BY d.person_id, d.day"""
+    lag = _rows(con, f"""SELECT count(*) AS deregistrations, median(lag) AS median_days,
+                                quantile_cont(lag, 0.9) AS p90_days FROM ({lags})""")[0]
+    bands = " ".join(f"WHEN lag < {hi} THEN '{label}'" for lo, hi, label in LAG_BANDS if hi)
+    counts = {r["band"]: r["deregistrations"] for r in _rows(con, f"""
+        SELECT CASE {bands} ELSE '{LAG_BANDS[-1][2]}' END AS band, count(*) AS deregistrations
+        FROM ({lags}) GROUP BY ALL""")}
     return {
         "as_of": as_of_date,
         "registered_residents": n_registered,
@@ -415,7 +489,26 @@ def register_coverage(con: Any, typed: dict[str, str], as_of: int
         "over_coverage_rate": over / n_registered if n_registered else None,
         "unregistered_residents": unregistered,
         "deregistration_lag": lag,
+        "deregistration_lag_distribution": [
+            {"lag": label, "deregistrations": counts.get(label, 0)}
+            for _lo, _hi, label in LAG_BANDS],
+        "over_coverage_by_group": by_group,
+        "pyramid": pyramid,
     }
+
+
+def weak_evidence(con: Any, below: float) -> list[dict[str, Any]]:
+    """Per rule: the confirmed events whose probability on the presence model's paths is
+    below ``below`` (the evidence could as well be read without them)."""
+    return _rows(con, f"""
+        SELECT e.rule, count(*) AS events,
+               count(*) FILTER (WHERE coalesce(u.probability, 1) < {float(below)!r})
+                   AS weak_events,
+               count(*) FILTER (WHERE coalesce(u.probability, 1) < {float(below)!r})
+                   / count(*) AS weak_share
+        FROM events_days AS e LEFT JOIN event_uncertainty AS u
+          USING (person_id, rule, event_type, event_day)
+        WHERE e.status = 'confirmed' GROUP BY ALL ORDER BY ALL""")
 
 
 def naive_register_flows(con: Any, typed: dict[str, str]) -> list[dict[str, Any]]:
@@ -510,31 +603,3 @@ def dual_system_estimate(con: Any, typed: dict[str, str], census_day: str | None
             "chapman_estimate": estimate, "standard_error": se,
             "ci95": [estimate - 1.96 * se, estimate + 1.96 * se],
             "census_coverage": b / estimate if estimate else None}
-
-
-def mirror_comparison(con: Any, typed: dict[str, str], country: str) -> list[dict[str, Any]]:
-    """Our flows with each partner against the partner's reported flows with us."""
-    if "mirror_flows" not in typed:
-        return []
-    mirror = typed["mirror_flows"]
-    return _rows(con, f"""
-        WITH ours AS (
-            SELECT country AS partner, year(event_date) AS year, event_type, count(*) AS ours
-            FROM migration_events
-            WHERE rule = 'continuous_12' AND status = 'confirmed' AND country IS NOT NULL
-            GROUP BY ALL
-        ),
-        theirs AS (
-            SELECT reporting_country AS partner, year,
-                   CASE WHEN flow = 'immigration' THEN 'emigration' ELSE 'immigration' END
-                       AS event_type,
-                   sum(count) AS theirs
-            FROM {mirror} WHERE partner_country = '{country}' GROUP BY ALL
-        )
-        SELECT t.partner, t.year, t.event_type, coalesce(o.ours, 0) AS ours, t.theirs,
-               coalesce(o.ours, 0) / nullif(t.theirs, 0) AS ratio,
-               2 * (coalesce(o.ours, 0) - t.theirs) / nullif(coalesce(o.ours, 0) + t.theirs, 0)
-                   AS symmetric_relative_difference,
-               coalesce(o.ours, 0) - t.theirs AS gap
-        FROM theirs AS t LEFT JOIN ours AS o USING (partner, year, event_type)
-        ORDER BY t.partner, t.year, t.event_type""")

@@ -22,6 +22,8 @@ import duckdb
 from linkage.backend import scorer_for
 from linkage.link import link_sources
 from pipelines import (
+    linkage_bias,
+    mirror,
     nowcast,
     patterns,
     presence_fit,
@@ -319,6 +321,9 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
                          f"SELECT mode(census_date ORDER BY census_date) FROM {typed['census']}")
         census_day = value.isoformat() if value else None
     linkage_figures = quality.linkage_figures(con, config.linkage.threshold)
+    if (work / "model.json").exists():
+        linkage_figures["comparison_levels"] = quality.comparison_levels(
+            json.loads((work / "model.json").read_text()))
     figures: dict[str, Any] = {
         "run": {"country": country, "as_of": as_of.isoformat(),
                 "window_start": window_start.isoformat(),
@@ -332,17 +337,22 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
         "model_error": quality.model_error(con),
         "events_by_year": quality.events_by_year(con),
         "naive_register_flows": quality.naive_register_flows(con, typed),
-        "register_coverage": quality.register_coverage(con, typed, T),
+        "register_coverage": quality.register_coverage(con, typed, T, country),
+        "weak_evidence": quality.weak_evidence(con, config.report.weak_probability),
         "dual_system_estimate": quality.dual_system_estimate(con, typed, census_day),
         "population_size": resident_population.population_size(
             con, typed, census_day, country, linkage_figures),
-        "mirror": quality.mirror_comparison(con, typed, country),
+        "mirror": mirror.mirror_statistics(con, typed, country, window_start.year,
+                                           as_of.year),
         "event_country_coverage": quality.event_country_coverage(con),
         "initial_status": quality.initial_status(con, day_number(window_start)),
         "nowcast": quality.nowcast_summary(con, T, config.rule_parameters.tw),
         "nowcast_backtest": backtest,
         "migration_patterns": patterns.pattern_summary(con, day_number(window_start), T,
                                                        config.rule_parameters.tm),
+        "immigration_by_stay_purpose": patterns.immigration_by_stay_purpose(
+            con, typed, day_number(window_start), T),
+        "linkage_bias": linkage_bias.linkage_bias(con, country, as_of.year),
         "parameters": _flat_parameters(config),
         "engine": {"backend": config.engine.backend} | resources.to_json() | (
             {"spark_master": config.engine.spark_master}
@@ -363,7 +373,7 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
     clock.done("write", tables=len(OUTPUT_TABLES))  # what follows takes milliseconds
     figures["stages"] = clock.stages
     (work / "quality.json").write_text(json.dumps(figures, indent=1, default=str))
-    (work / "report.html").write_text(render_report(figures))
+    (work / "report.html").write_text(render_report(figures, config.report))
     saved = config.to_json() | {"country": country, "as_of": as_of.isoformat(),
                                 "window_start": window_start.isoformat()}
     (work / "run_config.json").write_text(json.dumps(saved, indent=1))
