@@ -36,6 +36,9 @@ min_cell = 5               # smaller cells are suppressed (and cells that would 
 random_rounding = false    # official tables: random rounding to base 3 (Stats NZ RR3)
 rounding_seed = 1          # its seed, so that a rerun publishes the same figures
 
+[population_size]          # usual residents no source saw (multiple-systems estimation)
+criterion = "bic"          # or "aic"; also rule, level (0.95), list_window_days (183)
+
 [report]                   # the first page's traffic lights: [green up to, amber up to]
 over_coverage = [0.02, 0.05]    # also flow_uncertainty, unlisted_share, linkage_error,
 weak_evidence = [0.05, 0.15]    # mirror_difference; weak_probability = 0.8
@@ -58,6 +61,7 @@ from typing import Any
 from linkage.link import LinkageSettings
 from pipelines.presence_fit import PresenceSettings
 from pipelines.report import ReportSettings
+from pipelines.resident_population import PopulationSizeSettings
 from pipelines.rules import RULES, Rule, RuleParameters
 from schemas.contract import SOURCES
 from schemas.engine import EngineSettings
@@ -65,7 +69,7 @@ from schemas.errors import ConfigError
 from schemas.validation import SourceFile
 
 TOP_KEYS = {"country", "as_of", "window_start", "rules", "rule_parameters", "presence",
-            "linkage", "tables", "engine", "report", "sources"}
+            "linkage", "tables", "engine", "population_size", "report", "sources"}
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class RunConfig:
     presence: PresenceSettings = field(default_factory=PresenceSettings)
     linkage: LinkageSettings = field(default_factory=LinkageSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    population_size: PopulationSizeSettings = field(default_factory=PopulationSizeSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     min_cell: int = 5
     random_rounding: bool = False
@@ -181,6 +186,9 @@ def load_config(path: Path | None, data_dir: Path) -> RunConfig:
         kwargs["linkage"] = _section(LinkageSettings, "linkage", raw["linkage"])
     if "engine" in raw:
         kwargs["engine"] = _section(EngineSettings, "engine", raw["engine"])
+    if "population_size" in raw:
+        kwargs["population_size"] = _section(PopulationSizeSettings, "population_size",
+                                             raw["population_size"])
     if "report" in raw:
         kwargs["report"] = _section(ReportSettings, "report", raw["report"])
     if "tables" in raw:

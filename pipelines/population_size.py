@@ -40,6 +40,7 @@ EXHAUSTIVE_LISTS = 4
 UNBOUNDED = 100
 # chi-square(1) quantiles for the profile-likelihood intervals
 _CHI2_1 = {0.8: 1.6423744, 0.9: 2.7055435, 0.95: 3.8414588, 0.99: 6.6348966}
+LEVELS = frozenset(_CHI2_1)  # the interval levels offered
 
 Pair = tuple[str, str]
 
@@ -336,7 +337,7 @@ def chapman(n1: float, n2: float, both: float, level: float = 0.95) -> dict[str,
     a normal interval at ``level``."""
     estimate = (n1 + 1) * (n2 + 1) / (both + 1) - 1
     variance = (n1 + 1) * (n2 + 1) * (n1 - both) * (n2 - both) / ((both + 1) ** 2 * (both + 2))
-    z = {0.9: 1.6448536, 0.95: 1.959964, 0.99: 2.5758293}[level]
+    z = {0.8: 1.2815516, 0.9: 1.6448536, 0.95: 1.959964, 0.99: 2.5758293}[level]
     se = math.sqrt(variance)
     return {"estimate": estimate, "standard_error": se,
             "low": max(estimate - z * se, n1 + n2 - both), "high": estimate + z * se}

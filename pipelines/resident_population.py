@@ -8,8 +8,8 @@ residents is a list:
 
 * ``population_register``: registered on the day;
 * ``census``: enumerated;
-* ``survey``: interviewed within ``HALF_YEAR`` days of the day;
-* ``signs_of_life``: an activity record within ``HALF_YEAR`` days;
+* ``survey``: interviewed within ``list_window_days`` of the day (half a year by default);
+* ``signs_of_life``: an activity record within ``list_window_days``;
 * ``foreigners_registers``: an aliens-register stay or a residence permit covering the day.
 
 Border crossings list movements, not residents, and are not a list. The lists are read as
@@ -26,16 +26,38 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pipelines import population_size as ps
+from pipelines.rules import RULES
 from schemas import sql as db
 from schemas.sql import create_table, day_number, render
 
-HALF_YEAR = 183
+
+@dataclass(frozen=True)
+class PopulationSizeSettings:
+    """``[population_size]``: how the usual residents no source saw are estimated."""
+
+    rule: str = "continuous_12"  # whose residence spells say who is usually resident
+    criterion: str = "bic"  # or "aic": how the model's interactions are chosen
+    level: float = 0.95  # of the profile-likelihood intervals
+    list_window_days: int = 183  # a survey interview or sign of life this near lists a person
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ValueError(f"rule must be one of {list(RULES)}, got {self.rule!r}")
+        if self.criterion not in ("bic", "aic"):
+            raise ValueError(f"criterion must be 'bic' or 'aic', got {self.criterion!r}")
+        if self.level not in ps.LEVELS:
+            raise ValueError(f"level must be one of {sorted(ps.LEVELS)}, got {self.level!r}")
+        if not 1 <= int(self.list_window_days) <= 366:
+            raise ValueError(f"list_window_days must be 1 to 366, got {self.list_window_days!r}")
+
+
 AGE_GROUPS = ((0, 17), (18, 39), (40, 64), (65, None))
 MIN_OBSERVED = 30  # a group with fewer listed persons gets no estimate of its own
 
@@ -72,7 +94,8 @@ _NEEDS = {"population_register": ("population_register",), "census": ("census",)
 
 
 def build_resident_lists(con: Any, typed: dict[str, str], census_day: dt.date,
-                         country: str, rule: str = "continuous_12") -> list[str]:
+                         country: str, rule: str = "continuous_12",
+                         window_days: int = 183) -> list[str]:
     """Table ``resident_lists``: one row per person usually resident on ``census_day``
     under ``rule``, with the person's group (citizenship group, sex, age group) and a flag
     per list. Returns the lists' names."""
@@ -80,7 +103,7 @@ def build_resident_lists(con: Any, typed: dict[str, str], census_day: dt.date,
     tables = {f"{s}_table": typed[s] for sources in _NEEDS.values() for s in sources
               if s in typed}
     day = census_day
-    on_list = {name: render(_LIST_SQL[name], day=day, half_year=HALF_YEAR, **tables)
+    on_list = {name: render(_LIST_SQL[name], day=day, half_year=window_days, **tables)
                for name in lists}
     flags = ",\n".join(f"p.person_id IN (SELECT person_id FROM ({sql})) AS {name}"
                         for name, sql in on_list.items())
@@ -253,15 +276,17 @@ def sum_groups(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def population_size(con: Any, typed: dict[str, str], census_day: str | None, country: str,
-                    linkage: dict[str, Any], rule: str = "continuous_12",
-                    criterion: str = "bic", level: float = 0.95) -> dict[str, Any] | None:
+                    linkage: dict[str, Any],
+                    settings: PopulationSizeSettings | None = None) -> dict[str, Any] | None:
     """Multiple-systems estimates of the usually resident population on census day: in all,
     by citizenship group (summed for the headline), by sex and by age group; and the dual-
     system estimate of each pair of lists."""
     if census_day is None or "census" not in typed:
         return None
+    settings = settings or PopulationSizeSettings()
+    rule, criterion, level = settings.rule, settings.criterion, settings.level
     day = dt.date.fromisoformat(census_day)
-    lists = build_resident_lists(con, typed, day, country, rule)
+    lists = build_resident_lists(con, typed, day, country, rule, settings.list_window_days)
     frame = db.frame(con, "population size", "SELECT * FROM resident_lists")
     if len(lists) < 2 or frame.empty:
         return None

@@ -341,7 +341,7 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
         "weak_evidence": quality.weak_evidence(con, config.report.weak_probability),
         "dual_system_estimate": quality.dual_system_estimate(con, typed, census_day),
         "population_size": resident_population.population_size(
-            con, typed, census_day, country, linkage_figures),
+            con, typed, census_day, country, linkage_figures, config.population_size),
         "mirror": mirror.mirror_statistics(con, typed, country, window_start.year,
                                            as_of.year),
         "event_country_coverage": quality.event_country_coverage(con),

@@ -139,3 +139,14 @@ def test_traffic_lights_and_report_settings(tmp_path):
         with pytest.raises(ConfigError, match="report"):
             load_config(path, tmp_path)
     assert ReportSettings().linkage_error == (0.005, 0.02)
+
+
+def test_population_size_settings(tmp_path):
+    path = tmp_path / "miglink.toml"
+    path.write_text("[population_size]\ncriterion = 'aic'\nlevel = 0.9\nrule = '12_of_16'\n")
+    settings = load_config(path, tmp_path).population_size
+    assert (settings.criterion, settings.level, settings.rule) == ("aic", 0.9, "12_of_16")
+    for bad in ("criterion = 'cp'", "level = 0.5", "rule = 'yearly'", "list_window_days = 0"):
+        path.write_text(f"[population_size]\n{bad}\n")
+        with pytest.raises(ConfigError, match="population_size"):
+            load_config(path, tmp_path)
