@@ -68,6 +68,7 @@ def linkage_bias(con: Any, country: str, year: int) -> list[dict[str, Any]]:
                     difference = (p1 - p0) / spread if spread > 0 else 0.0
                 rows.append({"source": source, "characteristic": characteristic,
                              "category": category, "records": linked + unlinked,
+                             "unlinked_records": unlinked,
                              "link_rate": linked / (linked + unlinked),
                              "share_of_linked": p1, "share_of_unlinked": p0,
                              "standardised_difference": difference})

@@ -332,12 +332,17 @@ def _stepwise(pairs: list[Pair], fit) -> None:
         terms, current = move, fit(move)
 
 
+def normal_quantile(level: float) -> float:
+    """The normal's two-sided quantile for an interval at ``level`` (one of ``LEVELS``)."""
+    return math.sqrt(_CHI2_1[level])
+
+
 def chapman(n1: float, n2: float, both: float, level: float = 0.95) -> dict[str, float]:
     """Dual-system estimate of two lists (Chapman 1951), its standard error (Seber 1970) and
     a normal interval at ``level``."""
     estimate = (n1 + 1) * (n2 + 1) / (both + 1) - 1
     variance = (n1 + 1) * (n2 + 1) * (n1 - both) * (n2 - both) / ((both + 1) ** 2 * (both + 2))
-    z = {0.8: 1.2815516, 0.9: 1.6448536, 0.95: 1.959964, 0.99: 2.5758293}[level]
+    z = normal_quantile(level)
     se = math.sqrt(variance)
     return {"estimate": estimate, "standard_error": se,
             "low": max(estimate - z * se, n1 + n2 - both), "high": estimate + z * se}

@@ -67,6 +67,7 @@ class ReportSettings:
             object.__setattr__(self, f.name, (float(value[0]), float(value[1])))
 
 
+BIAS_LEAST_RECORDS = 30  # linked and unlinked records a source needs for its differences shown
 PLAIN_COLUMNS = {"year", "census_date", "as_of", "partner", "weight_from"}
 SHARE_WORDS = ("rate", "share", "coverage", "known", "_to_another_source", "of_linked",
                "of_unlinked", "q (known two persons)")
@@ -374,17 +375,33 @@ def _charts(q: dict[str, Any]) -> str:
 def _bias_section(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
+    # the largest differences among sources with enough records either side to tell
+    linked_total: dict[str, int] = {}
+    unlinked_total: dict[str, int] = {}
+    for r in rows:
+        if r["characteristic"] == rows[0]["characteristic"]:
+            linked_total[r["source"]] = linked_total.get(r["source"], 0) + r["records"] \
+                - r["unlinked_records"]
+            unlinked_total[r["source"]] = unlinked_total.get(r["source"], 0) \
+                + r["unlinked_records"]
     flagged = sorted((r for r in rows if r["standardised_difference"] is not None
-                      and abs(r["standardised_difference"]) >= 0.1 and r["records"] >= 20),
+                      and abs(r["standardised_difference"]) >= 0.1
+                      and min(linked_total[r["source"]], unlinked_total[r["source"]])
+                      >= BIAS_LEAST_RECORDS),
                      key=lambda r: -abs(r["standardised_difference"]))[:12]
     return ("<h3>Who fails to link</h3><p class='note'>A record is linked when its person "
             "holds a record of another source too. Standardised difference of a category's "
             "share among the linked and the unlinked records of a source: beyond 0.1 in "
             "size the linked records are not a fair sample of the source in that respect "
-            "(the largest below; all in the collapsed table).</p>"
-            + table(flagged, ["source", "characteristic", "category", "records", "link_rate",
-                              "share_of_linked", "share_of_unlinked",
-                              "standardised_difference"])
+            f"(the largest below, in sources with at least {BIAS_LEAST_RECORDS} linked and "
+            "unlinked records; all in the collapsed table).</p>"
+            + table([{"source": r["source"],
+                      "characteristic": r["characteristic"].replace("_", " "),
+                      "category": r["category"], "records": r["records"],
+                      "unlinked": r["unlinked_records"], "link rate": r["link_rate"],
+                      "share of linked": r["share_of_linked"],
+                      "share of unlinked": r["share_of_unlinked"],
+                      "std. difference": r["standardised_difference"]} for r in flagged])
             + _collapsed("Link rates and standardised differences, every source and "
                          "category", table(rows)))
 
@@ -407,7 +424,9 @@ def _population_section(size: dict[str, Any] | None, dse: dict[str, Any] | None)
             "group (foreigners are on lists citizens cannot be on); the headline adds the "
             "citizenship groups. Intervals are profile likelihood at "
             f"{percent(size['level'], 2)}; the headline's also holds how many more or fewer "
-            "persons the presence model's drawn paths make resident. Linkage sensitivity: "
+            "persons the presence model's drawn paths make resident, and its own error in "
+            "reading who is resident (measured on persons read again with their recorded "
+            "crossings held out). Linkage sensitivity: "
             "the estimate with the expected split persons joined, and with the expected "
             "false joins split.</p>")
     if head:

@@ -16,7 +16,8 @@ Border crossings list movements, not residents, and are not a list. The lists ar
 independent only given the model's interactions (``pipelines.population_size``), and
 foreigners are on lists citizens cannot be on, so the headline sums the estimates by
 citizenship group, and its interval also holds how many more or fewer persons are
-resident on the day on the presence model's drawn paths. Linkage errors move the capture histories: a person split in two counts
+resident on the day on the presence model's drawn paths, and the model's own error in
+reading who is resident, measured on persons read again without their crossings. Linkage errors move the capture histories: a person split in two counts
 one unit too many on fewer lists (the estimate goes up), two persons made one one unit too
 few on more lists (down); the sensitivity band refits the chosen model with the expected
 errors undone.
@@ -178,18 +179,87 @@ def scope_spread(con: Any, census_day: dt.date, rule: str, level: float
             "high": float(np.quantile(values, (1 + level) / 2))}
 
 
-def _widened(headline: dict[str, Any] | None, spread: dict[str, float] | None
-             ) -> dict[str, Any] | None:
-    """The headline's interval widened by the scope's spread (added in quadrature: the
-    lists' sampling and the reading of who is resident are apart)."""
-    if headline is None or spread is None:
+_HELD_OUT_READING = """
+WITH last_event AS (
+    SELECT person_id, arg_max(event_type, event_day) AS last_type
+    FROM events_held_out WHERE rule = {rule} AND event_day <= {day} GROUP BY person_id
+),
+first_arrival AS (
+    SELECT person_id, min(arrival) AS arrival FROM presence_held_out GROUP BY person_id
+),
+movers AS (SELECT DISTINCT person_id FROM events_days WHERE rule = {rule}),
+readings AS (
+    SELECT o.person_id IN (SELECT person_id FROM movers) AS mover,
+           o.observation_end > {day} AND coalesce(f.arrival <= {day}, FALSE)
+               AND coalesce(l.last_type = 'immigration', o.resident_at_start)
+               AS resident_held_out,
+           o.person_id IN (SELECT person_id FROM resident_lists) AS resident
+    FROM observed_held_out AS o
+    LEFT JOIN first_arrival AS f USING (person_id)
+    LEFT JOIN last_event AS l USING (person_id)
+),
+in_scope AS (
+    SELECT person_id IN (SELECT person_id FROM movers) AS mover, count(*) AS usual_residents
+    FROM resident_lists GROUP BY ALL
+)
+SELECT r.mover, count(*) AS held_out_persons,
+       count(*) FILTER (WHERE resident_held_out AND NOT resident) AS resident_only_held_out,
+       count(*) FILTER (WHERE resident AND NOT resident_held_out)
+           AS resident_only_with_crossings,
+       any_value(s.usual_residents) AS usual_residents
+FROM readings AS r LEFT JOIN in_scope AS s USING (mover)
+GROUP BY r.mover ORDER BY r.mover
+"""
+
+
+def residence_model_error(con: Any, census_day: dt.date, rule: str
+                          ) -> list[dict[str, Any]] | None:
+    """How often the presence model misreads who is resident on the day, measured on the
+    run's own data: the persons ``pipelines.uncertainty`` decodes again with their recorded
+    crossings held out, resident on the day in one reading and not the other; apart for
+    persons with a migration event under the rule and the others (who are misread far less
+    often). Per group: the held-out persons, how many each reading alone has resident, the
+    usual residents of the group, and the standard deviation of their count it implies:
+    each misread at the gross rate ``r`` (a count's variance ``N r``), the net rate's
+    sampling variance (``N^2 r / n``) and the net shift itself taken as a standard
+    deviation, as the flows' intervals take the model's error (``pipelines.uncertainty``)."""
+    present = db.value(con, "population size", "SELECT count(*) FROM duckdb_tables() WHERE "
+                       "table_name IN ('events_held_out', 'presence_held_out', "
+                       "'observed_held_out')")
+    if present < 3:
+        return None
+    rows = db.records(con, "population size", render(_HELD_OUT_READING, rule=rule,
+                                                       day=day_number(census_day)))
+    out = []
+    for row in rows:
+        n, size = row["held_out_persons"], row["usual_residents"] or 0
+        gained, lost = row["resident_only_held_out"], row["resident_only_with_crossings"]
+        gross, net = (gained + lost) / n, (gained - lost) / n
+        out.append(row | {"gross_rate": gross, "net_rate": net, "standard_deviation": math.sqrt(
+            size * gross + size ** 2 * gross / n + (size * net) ** 2)})
+    return out or None
+
+
+def _widened(headline: dict[str, Any] | None, spread: dict[str, float] | None,
+             model_error: list[dict[str, Any]] | None, level: float) -> dict[str, Any] | None:
+    """The headline's interval widened, in quadrature, by the spread of the presence model's
+    drawn paths and by its own error (``residence_model_error``)."""
+    if headline is None:
         return headline
     estimate = headline["estimate"]
-    down = math.hypot(estimate - headline["low"], min(spread["low"], 0.0))
-    up = math.hypot(headline["high"] - estimate, max(spread["high"], 0.0))
-    return headline | {"low": math.floor(estimate - down), "high": math.ceil(estimate + up),
-                       "lists_only_interval": [headline["low"], headline["high"]],
-                       "residence_reading_change": spread}
+    down, up = estimate - headline["low"], headline["high"] - estimate
+    out: dict[str, Any] = {"lists_only_interval": [headline["low"], headline["high"]]}
+    if spread is not None:
+        down = math.hypot(down, min(spread["low"], 0.0))
+        up = math.hypot(up, max(spread["high"], 0.0))
+        out["residence_reading_change"] = spread
+    if model_error:
+        z = ps.normal_quantile(level) * math.sqrt(sum(g["standard_deviation"] ** 2
+                                                      for g in model_error))
+        down, up = math.hypot(down, z), math.hypot(up, z)
+        out["residence_model_error"] = model_error
+    return headline | out | {"low": max(math.floor(estimate - down), 0),
+                             "high": math.ceil(estimate + up)}
 
 
 def _band(table: pd.DataFrame, lists: list[str], fit: ps.Fit, split: float,
@@ -305,7 +375,7 @@ def population_size(con: Any, typed: dict[str, str], census_day: str | None, cou
         by[column] = rows
     headline = _widened(
         sum_groups([r for r in by["citizenship_group"] if r.get("estimate") is not None]),
-        scope_spread(con, day, rule, level))
+        scope_spread(con, day, rule, level), residence_model_error(con, day, rule), level)
     dual = []
     for i, a in enumerate(lists):
         for b in lists[i + 1:]:
