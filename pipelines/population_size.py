@@ -12,8 +12,8 @@ interactions (any such set is hierarchical); the unobserved count is ``exp(inter
 Models are chosen by BIC (or AIC), by trying every set of interactions for up to
 ``EXHAUSTIVE_LISTS`` lists and stepwise beyond. Models that are not identifiable, that hold
 an interaction between two lists nobody is on together, or whose unobserved count runs off
-to infinity are left out; other parameters on the boundary are taken at their limit
-(extended maximum likelihood, Fienberg and Rinaldo 2012). The interval is the profile likelihood of the
+to infinity (a linear programme finds the direction) are left out; other parameters on the
+boundary are taken at their limit (extended maximum likelihood, Fienberg and Rinaldo 2012). The interval is the profile likelihood of the
 population size (Cormack 1992): the multinomial likelihood of the complete table, the
 unobserved count ``N - n`` included, maximised over the model's parameters for each ``N``.
 
@@ -33,11 +33,6 @@ import pandas as pd
 
 # every set of two-list interactions is tried up to this many lists (2^10 models at five)
 EXHAUSTIVE_LISTS = 4
-# an unobserved count this many times the observed is a fit running off to infinity (the
-# saturated model of a table with an empty cell); parameters that run off elsewhere are
-# kept at their limit, as extended maximum-likelihood estimates (a list holding every unit
-# sends the unobserved count to zero, which is the estimate)
-UNBOUNDED = 100
 # chi-square(1) quantiles for the profile-likelihood intervals
 _CHI2_1 = {0.8: 1.6423744, 0.9: 2.7055435, 0.95: 3.8414588, 0.99: 6.6348966}
 LEVELS = frozenset(_CHI2_1)  # the interval levels offered
@@ -162,6 +157,25 @@ def _poisson(y: np.ndarray, x: np.ndarray, start: np.ndarray | None = None):
                                                               maxiter=100)
 
 
+def _unobserved_unbounded(y: np.ndarray, x: np.ndarray) -> bool:
+    """Whether the likelihood keeps rising as the unobserved count grows without end: is
+    there a direction of the parameters that leaves the mean of every cell with units as it
+    is, raises none of the empty cells' and raises the intercept (Fienberg and Rinaldo
+    2012: the estimate lies on the boundary, at infinity)? A linear programme. Directions
+    that send the unobserved count to zero are fine: that limit is the estimate."""
+    from scipy.optimize import linprog
+
+    empty = y == 0
+    if not empty.any():
+        return False
+    objective = np.zeros(x.shape[1])
+    objective[0] = -1.0  # maximise the intercept's direction
+    result = linprog(objective, A_ub=x[empty], b_ub=np.zeros(empty.sum()),
+                     A_eq=x[~empty], b_eq=np.zeros((~empty).sum()),
+                     bounds=[(-1.0, 1.0)] * x.shape[1], method="highs")
+    return bool(result.status == 0 and -result.fun > 1e-9)
+
+
 def fit_model(table: pd.DataFrame, lists: Sequence[str], interactions: Sequence[Pair] = (),
               count: str = "count", criterion: str = "bic", level: float | None = 0.95
               ) -> Fit | None:
@@ -184,9 +198,8 @@ def _fit(histories: pd.DataFrame, lists: tuple[str, ...], interactions: Sequence
         return None
     result = _poisson(y, x)
     beta = np.asarray(result.params)
-    if (not result.converged or not np.all(np.isfinite(beta))
-            or beta[0] > math.log(UNBOUNDED * max(y.sum(), 1.0))):
-        return None  # the unobserved count runs off to infinity
+    if not result.converged or not np.all(np.isfinite(beta)) or _unobserved_unbounded(y, x):
+        return None
     fit = Fit(lists=lists, interactions=interactions, observed=int(round(y.sum())),
               unobserved=float(math.exp(beta[0])), log_likelihood=float(result.llf),
               parameters=x.shape[1], cells=len(y), deviance=float(result.deviance),
