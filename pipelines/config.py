@@ -36,6 +36,9 @@ min_cell = 5               # smaller cells are suppressed (and cells that would 
 random_rounding = false    # official tables: random rounding to base 3 (Stats NZ RR3)
 rounding_seed = 1          # its seed, so that a rerun publishes the same figures
 
+[patterns]                 # temporary and circular migration (UNECE 2016)
+temporary_min_days = 90    # circular_events = 3 within circular_years = 10
+
 [population_size]          # usual residents no source saw (multiple-systems estimation)
 criterion = "bic"          # or "aic"; also rule, level (0.95), list_window_days (183)
 
@@ -59,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from linkage.link import LinkageSettings
+from pipelines.patterns import PatternSettings
 from pipelines.presence_fit import PresenceSettings
 from pipelines.report import ReportSettings
 from pipelines.resident_population import PopulationSizeSettings
@@ -69,7 +73,7 @@ from schemas.errors import ConfigError
 from schemas.validation import SourceFile
 
 TOP_KEYS = {"country", "as_of", "window_start", "rules", "rule_parameters", "presence",
-            "linkage", "tables", "engine", "population_size", "report", "sources"}
+            "linkage", "tables", "engine", "patterns", "population_size", "report", "sources"}
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class RunConfig:
     presence: PresenceSettings = field(default_factory=PresenceSettings)
     linkage: LinkageSettings = field(default_factory=LinkageSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    patterns: PatternSettings = field(default_factory=PatternSettings)
     population_size: PopulationSizeSettings = field(default_factory=PopulationSizeSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     min_cell: int = 5
@@ -186,6 +191,8 @@ def load_config(path: Path | None, data_dir: Path) -> RunConfig:
         kwargs["linkage"] = _section(LinkageSettings, "linkage", raw["linkage"])
     if "engine" in raw:
         kwargs["engine"] = _section(EngineSettings, "engine", raw["engine"])
+    if "patterns" in raw:
+        kwargs["patterns"] = _section(PatternSettings, "patterns", raw["patterns"])
     if "population_size" in raw:
         kwargs["population_size"] = _section(PopulationSizeSettings, "population_size",
                                              raw["population_size"])

@@ -15,14 +15,28 @@ summarised by year in ``quality.json``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from schemas import sql as db
 from schemas.sql import create_table, identifier, render
 
-TEMPORARY_MIN_DAYS = 90
-CIRCULAR_EVENTS = 3
-CIRCULAR_YEARS = 10
+
+@dataclass(frozen=True)
+class PatternSettings:
+    """``[patterns]``: the definitions of temporary and circular migration (UNECE 2016)."""
+
+    temporary_min_days: int = 90  # a stay this long, and shorter than tm, is temporary
+    circular_events: int = 3  # this many migration events ...
+    circular_years: int = 10  # ... within this many years make a circular migrant
+
+    def __post_init__(self) -> None:
+        for name in ("temporary_min_days", "circular_events", "circular_years"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, "
+                                 f"got {getattr(self, name)!r}")
+        if self.circular_events < 2:
+            raise ValueError(f"circular_events must be at least 2, got {self.circular_events!r}")
 
 _MIGRATIONS = """
 SELECT e.person_id, e.rule, e.event_type, e.event_day,
@@ -66,20 +80,27 @@ ORDER BY k.rule, k.person_id
 """
 
 
-def build_patterns(con: Any, tm: int) -> None:
+def build_patterns(con: Any, tm: int, settings: PatternSettings | None = None) -> None:
     """Tables ``confirmed_migrations`` (each confirmed event, whether it is a return and how
     many events fall within 10 years from it) and ``migration_patterns``: person_id, rule,
     return_migrations, temporary_stays, circular_migrant."""
+    settings = settings or PatternSettings()
+    years = settings.circular_years
     create_table(con, "patterns", "confirmed_migrations", render(
-        _MIGRATIONS, circular_days=CIRCULAR_YEARS * 365 + CIRCULAR_YEARS // 4))
+        _MIGRATIONS, circular_days=years * 365 + years // 4))
+    if settings.temporary_min_days >= tm:
+        raise ValueError(f"[patterns] temporary_min_days ({settings.temporary_min_days}) must "
+                         f"be shorter than tm ({tm})")
     create_table(con, "patterns", "migration_patterns", render(
-        _PATTERNS, circular_events=CIRCULAR_EVENTS, temporary_min=TEMPORARY_MIN_DAYS, tm=tm))
+        _PATTERNS, circular_events=settings.circular_events,
+        temporary_min=settings.temporary_min_days, tm=tm))
 
 
-def pattern_summary(con: Any, window_start: int, as_of: int, tm: int
-                    ) -> dict[str, Any]:
+def pattern_summary(con: Any, window_start: int, as_of: int, tm: int,
+                    settings: PatternSettings | None = None) -> dict[str, Any]:
     """Counts per rule: return immigrations and temporary stays by year (in the window),
     circular migrants."""
+    settings = settings or PatternSettings()
     returns = db.frame(con, "events",
                        f"""
         SELECT rule, year(DATE '1970-01-01' + CAST(event_day AS INTEGER)) AS year,
@@ -93,7 +114,8 @@ def pattern_summary(con: Any, window_start: int, as_of: int, tm: int
         SELECT year(DATE '1970-01-01' + CAST(arrival AS INTEGER)) AS year,
                count(*) AS temporary_stays
         FROM presence WHERE departure IS NOT NULL
-          AND departure - arrival >= {TEMPORARY_MIN_DAYS} AND departure - arrival < {tm}
+          AND departure - arrival >= {settings.temporary_min_days}
+          AND departure - arrival < {tm}
           AND arrival BETWEEN {window_start} AND {as_of}
         GROUP BY ALL ORDER BY ALL""")
     circular = db.frame(con, "events",
@@ -107,7 +129,11 @@ def pattern_summary(con: Any, window_start: int, as_of: int, tm: int
         FROM migration_patterns AS m JOIN persons AS p USING (person_id)
         GROUP BY ALL ORDER BY m.rule, circular_migrants DESC, temporary_movers DESC,
                  citizenship""")
-    return {"return_immigrations_by_year": returns.to_dict("records"),
+    return {"definition": {"temporary_min_days": settings.temporary_min_days,
+                           "temporary_max_days": tm,
+                           "circular_events": settings.circular_events,
+                           "circular_years": settings.circular_years},
+            "return_immigrations_by_year": returns.to_dict("records"),
             "temporary_stays_by_year_of_arrival": temporary.to_dict("records"),
             "circular_migrants": circular.to_dict("records"),
             "movers_by_citizenship": by_citizenship.to_dict("records")}

@@ -552,12 +552,15 @@ def render_report(q: dict[str, Any], settings: ReportSettings | None = None) -> 
             + table([{k: v for k, v in status.items() if k != "residents_at_window_start"}]))
     patterns = q.get("migration_patterns")
     if patterns:
+        rules = patterns["definition"]
         sections.append(
             "<h2>Return, temporary, circular and labour migration</h2><p class='note'>Return "
             "immigration: an immigration of someone resident before (born in the country or "
-            "immigrated earlier). Temporary stays: 90 days to under 12 months, by year of "
-            "arrival (mobility, not migration). Circular migrants: at least 3 migration events "
-            "within 10 years (UNECE 2016). Person-level flags are in "
+            f"immigrated earlier). Temporary stays: {rules['temporary_min_days']} days to "
+            f"under {rules['temporary_max_days']} days, by year of arrival (mobility, not "
+            f"migration). Circular migrants: at least {rules['circular_events']} migration "
+            f"events within {rules['circular_years']} years (UNECE 2016). Person-level flags "
+            "are in "
             "migration_patterns.parquet.</p>"
             + table(patterns["return_immigrations_by_year"])
             + table(patterns["temporary_stays_by_year_of_arrival"])

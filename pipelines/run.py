@@ -295,7 +295,7 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
                                       day_number(window_start), T)
         tables.build_migration_events(con, typed, day_number(window_start), T)
         tables.build_residence_spells(con)
-        patterns.build_patterns(con, config.rule_parameters.tm)
+        patterns.build_patterns(con, config.rule_parameters.tm, config.patterns)
         uncertainty.build_flow_intervals(con, config.presence.samples,
                                          day_number(window_start), T, nowcast.OBSERVED_BAND)
         return {"events": db.count(con, "events", "migration_events")}
@@ -349,7 +349,8 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
         "nowcast": quality.nowcast_summary(con, T, config.rule_parameters.tw),
         "nowcast_backtest": backtest,
         "migration_patterns": patterns.pattern_summary(con, day_number(window_start), T,
-                                                       config.rule_parameters.tm),
+                                                       config.rule_parameters.tm,
+                                                       config.patterns),
         "immigration_by_stay_purpose": patterns.immigration_by_stay_purpose(
             con, typed, day_number(window_start), T),
         "linkage_bias": linkage_bias.linkage_bias(con, country, as_of.year),

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import duckdb
+import pytest
 
-from pipelines.patterns import build_patterns
+from pipelines.patterns import PatternSettings, build_patterns
 
 Y = 365
 
 
-def _run(events: list[tuple], stays: list[tuple], born: set[str]) -> dict[tuple, tuple]:
+def _run(events: list[tuple], stays: list[tuple], born: set[str],
+         settings: PatternSettings | None = None) -> dict[tuple, tuple]:
     con = duckdb.connect()
     con.execute("CREATE TABLE rules_run AS SELECT 'continuous_12' AS rule")
     con.execute("CREATE TABLE events_days (person_id VARCHAR, rule VARCHAR, event_type "
@@ -25,7 +27,7 @@ def _run(events: list[tuple], stays: list[tuple], born: set[str]) -> dict[tuple,
     con.execute("CREATE TABLE observed (person_id VARCHAR, resident_at_start BOOLEAN)")
     for person in people:
         con.execute("INSERT INTO observed VALUES (?, ?)", (person, person in born))
-    build_patterns(con, tm=365)
+    build_patterns(con, tm=365, settings=settings)
     return {(p, r): (ret, tmp, circ) for p, r, ret, tmp, circ in
             con.sql("SELECT * FROM migration_patterns").fetchall()}
 
@@ -61,3 +63,20 @@ def test_temporary_stays_are_90_days_to_under_a_year():
     found = _run([], [("t", 0, 89), ("t", 200, 290), ("t", 400, 764), ("t", 800, 1165),
                       ("t", 1200, None)], born=set())
     assert found[("t", "continuous_12")] == (0, 2, False)   # 90 and 364 days
+
+
+def test_definitions_come_from_the_config():
+    """Two events within 5 years make a circular migrant when [patterns] says so; a stay of
+    60 days is temporary from 30 days on."""
+    events = [("mover", "immigration", 1000, "confirmed"),
+              ("mover", "emigration", 1000 + 2 * Y, "confirmed")]
+    stays = [("visitor", 5000, 5060)]
+    default = _run(events, stays, born=set())
+    assert ("mover", "continuous_12") not in default  # no pattern at all
+    assert ("visitor", "continuous_12") not in default
+    custom = _run(events, stays, born=set(), settings=PatternSettings(
+        temporary_min_days=30, circular_events=2, circular_years=5))
+    assert custom[("mover", "continuous_12")][2] is True
+    assert custom[("visitor", "continuous_12")] == (0, 1, False)
+    with pytest.raises(ValueError, match="circular_events"):
+        PatternSettings(circular_events=1)
