@@ -83,9 +83,10 @@ def _fmt(value: Any, column: str = "") -> str:
                 and abs(value) <= 1.5:
             return percent(value, 3)
         return number(value)
-    if isinstance(value, list):
-        return html.escape(" – ".join(number(v) if isinstance(v, int | float) else str(v)
-                                      for v in value))
+    if isinstance(value, list):  # an interval's two ends, or names
+        if all(isinstance(v, int | float) for v in value):
+            return html.escape(" – ".join(number(v) for v in value))
+        return html.escape(", ".join(str(v) for v in value))
     return html.escape(str(value))
 
 
