@@ -24,6 +24,7 @@ max-width:72rem;color:#1d2733;line-height:1.4;padding:0 1rem}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2.2rem;border-bottom:1px solid #ccd;
 padding-bottom:.2rem}table{border-collapse:collapse;margin:.6rem 0;font-size:.88rem}
 th,td{border:1px solid #d4d9e0;padding:.25rem .55rem;text-align:right}
+td{white-space:nowrap}
 th{background:#eef1f5}td:first-child,th:first-child{text-align:left}
 .note{color:#566;font-size:.85rem;max-width:60rem}
 details{margin:.8rem 0}summary{cursor:pointer;font-weight:600}
@@ -31,7 +32,8 @@ figure.chart{margin:.8rem 0}figcaption{font-size:.8rem;color:#566}
 .light{display:inline-block;width:.85rem;height:.85rem;border-radius:50%;
 vertical-align:middle;margin-right:.3rem;border:1px solid #0003}
 .green{background:#3a9a5b}.amber{background:#e0a526}.red{background:#c63d2f}
-.grey{background:#c9ced4}td.meaning{text-align:left;max-width:34rem;font-size:.84rem}
+.grey{background:#c9ced4}td.meaning{text-align:left;max-width:34rem;font-size:.84rem;
+white-space:normal}
 """
 
 
