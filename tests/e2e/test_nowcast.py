@@ -4,7 +4,6 @@ import json
 
 import duckdb
 import pytest
-from test_end_to_end import run  # noqa: F401  (the module-scoped end-to-end run)
 
 from pipelines import nowcast
 

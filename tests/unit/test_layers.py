@@ -7,7 +7,7 @@ import ast
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("schemas", "linkage", "pipelines", "synthetic")
 # what each package may import of the others: schemas at the ground floor, the engine on
 # it, the pipelines and the command on top; the synthetic world knows nothing of the product

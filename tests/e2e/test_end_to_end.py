@@ -6,16 +6,12 @@ import json
 import os
 import re
 import shutil
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from pipelines.cli import main
 
-pytestmark = pytest.mark.slow
-
-PERSONS = 2000
 CONTRACT_COLUMNS = {
     "links": {"source_l", "record_id_l", "source_r", "record_id_r", "match_weight",
               "match_probability"},
@@ -31,16 +27,6 @@ CONTRACT_COLUMNS = {
     "stocks": {"reference_date", "citizenship", "country_of_birth", "sex", "age_group",
                "count", "suppressed"},
 }
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("e2e")
-    data, out = base / "data", base / "out"
-    assert main(["synth", "--persons", str(PERSONS), "--seed", "7", "--out", str(data)]) == 0
-    assert main(["run", str(data), "--out", str(out)]) == 0
-    assert main(["evaluate", str(out), "--truth", str(data / "truth")]) == 0
-    return {"data": data, "out": out}
 
 
 def test_outputs_follow_the_contract(run):
@@ -300,12 +286,12 @@ def test_runs_on_a_census_alone(run, tmp_path):
     assert persons == n  # a census has one record per person: none may be merged
 
 
-def test_harder_world_keeps_its_floors(tmp_path):
+def test_harder_world_keeps_its_floors(run, tmp_path):
     """Sparser crossings and signs of life, fewer deregistrations, another calendar and
     country: the method must not be tuned to the default world (measured: persons F1 0.997,
     events F1 0.67 at 2,000 persons; 0.72 at 20,000)."""
     data, out = tmp_path / "data", tmp_path / "out"
-    assert main(["synth", "--persons", str(PERSONS), "--seed", "7", "--out", str(data),
+    assert main(["synth", "--persons", str(run["persons"]), "--seed", "7", "--out", str(data),
                  "--world", "hard"]) == 0
     assert (data / "country.txt").read_text().strip() == "LVA"
     assert main(["run", str(data), "--out", str(out)]) == 0
