@@ -803,7 +803,7 @@ def person_evidence(con: Any, clustered: ClusterResult, duplicate_free: tuple[st
     each person competing for the other with every other person it was left apart from
     (``competing_odds``: it can be at most one of them); ``model_same_person_probability``
     is the same without knowing who are two persons (a negative control,
-    ``pipelines.quality.two_persons_control``). ``pair_decisions`` gains
+    ``pipelines.linkage_quality.two_persons_control``). ``pair_decisions`` gains
     ``person_match_probability``: each scored pair's probability of being a match read off
     its two groups (pairs between the same two groups are all matches or all not), and
     ``join_event``: for a pair within a person, the join that united its two groups.

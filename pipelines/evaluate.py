@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from linkage.evaluate import exact_persons, links_pairwise, persons_pairwise, prf
-from pipelines.quality import JOIN_KIND_SQL
+from pipelines.linkage_quality import JOIN_KIND_SQL
 from pipelines.rules import RULES
 from schemas import engine
 from schemas import sql as db

@@ -149,7 +149,7 @@ def _error_total(figures: dict[str, Any], kind: str, key: str | None = None,
 
 def _two_persons_section(control: dict[str, Any] | None) -> str:
     """The errors counted against the persons known to be two (a negative control,
-    ``pipelines.quality.two_persons_control``)."""
+    ``pipelines.linkage_quality.two_persons_control``)."""
     head = "<h3>Errors checked against the persons known to be two</h3><p class='note'>"
     if not control:
         return head + ("Not available: no scored pairs of persons known to be two came near "

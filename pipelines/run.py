@@ -23,6 +23,7 @@ from linkage.backend import scorer_for
 from linkage.link import link_sources
 from pipelines import (
     linkage_bias,
+    linkage_quality,
     mirror,
     nowcast,
     patterns,
@@ -320,9 +321,9 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
         value = db.value(con, "quality",
                          f"SELECT mode(census_date ORDER BY census_date) FROM {typed['census']}")
         census_day = value.isoformat() if value else None
-    linkage_figures = quality.linkage_figures(con, config.linkage.threshold)
+    linkage_figures = linkage_quality.linkage_figures(con, config.linkage.threshold)
     if (work / "model.json").exists():
-        linkage_figures["comparison_levels"] = quality.comparison_levels(
+        linkage_figures["comparison_levels"] = linkage_quality.comparison_levels(
             json.loads((work / "model.json").read_text()))
     figures: dict[str, Any] = {
         "run": {"country": country, "as_of": as_of.isoformat(),

@@ -1,12 +1,12 @@
 """Linkage errors against a negative control, the persons known to be two
-(``pipelines.quality.two_persons_control``): hand-worked cases."""
+(``pipelines.linkage_quality.two_persons_control``): hand-worked cases."""
 
 from __future__ import annotations
 
 import duckdb
 import pytest
 
-from pipelines.quality import two_persons_control
+from pipelines.linkage_quality import two_persons_control
 
 MODEL = {"expected_missed_matches": 10.0, "expected_split_persons": 2.0,
          "expected_missed_matches_interval": [4.0, 16.0]}

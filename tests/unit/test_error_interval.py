@@ -1,4 +1,4 @@
-"""The interval of a lumpy error count (``pipelines.quality.error_count_interval``): groups
+"""The interval of a lumpy error count (``pipelines.linkage_quality.error_count_interval``): groups
 of pairs that are wrong as a whole, each with its own probability."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.quality import error_count_interval
+from pipelines.linkage_quality import error_count_interval
 
 
 def test_one_even_chance_group_is_all_or_nothing():
