@@ -9,7 +9,7 @@ have their true match on the right. Each left record is scored against its true 
 (probabilities drawn mostly above the 0.99 threshold) and against three namesakes on the right
 (mostly low, but 3% of them above the threshold, as common names produce). The pairs are
 written to Parquet by one process; a second process loads them into DuckDB and runs
-``linkage.link.cluster_profiles`` exactly as ``miglink run`` does; its wall time and peak
+``linkage.persons.cluster_profiles`` exactly as ``miglink run`` does; its wall time and peak
 memory (RSS) are measured. Precision and recall of the linked pairs against the truth are
 compared with plain connected components (no one-to-one constraint).
 """
@@ -59,7 +59,7 @@ def cluster(folder: Path, one_to_one: bool) -> None:
     """Child process: load the pairs into DuckDB and cluster them as the pipeline does."""
     import duckdb
 
-    from linkage.link import cluster_profiles
+    from linkage.persons import cluster_profiles
 
     con = duckdb.connect()
     n = con.sql(f"SELECT max(unique_id_r) + 1 FROM '{folder / 'scored_pairs.parquet'}'"

@@ -125,7 +125,7 @@ def linkage_error_estimates(con: Any) -> dict[str, Any]:
 
     Units are scored pairs of identity profiles, each with p its ``person_match_probability``:
     the probability that its two groups of records are one person, since all the pairs
-    between two groups are matches or none is (``linkage.link.person_evidence``). False:
+    between two groups are matches or none is (``linkage.persons.person_evidence``). False:
     ``sum(1 - p)`` over the links the clustering kept (p the probability that the join
     uniting the link's two groups was right). Missed: ``sum(p)`` over scored pairs left in
     different persons, except pairs known to be two persons (two records of one
@@ -149,7 +149,7 @@ def linkage_error_estimates(con: Any) -> dict[str, Any]:
         + overall["expected_missed_matches"]
     overall["expected_false_negative_rate"] = \
         overall["expected_missed_matches"] / expected_true if expected_true > 0 else None
-    # the same in persons (``linkage.link.person_evidence``): joins of two groups of records
+    # the same in persons (``linkage.persons.person_evidence``): joins of two groups of records
     # that are probably two people, and pairs of persons that are probably one
     overall.update(_rows(con, """
         SELECT (SELECT count(*) FROM person_joins) AS joins,

@@ -6,7 +6,7 @@ from typing import Any
 
 import duckdb
 
-from linkage.link import IDENTITY, build_profiles, standardise_names
+from linkage.profiles import IDENTITY, build_profiles, standardise_names
 
 
 def profiled(records: list[tuple[str, str, dict]], duplicate_free: tuple[str, ...] = ("census",),

@@ -1,12 +1,12 @@
 """Prediction blocking (``linkage.model.PREDICTION_BLOCKING`` on the keys of
-``linkage.link.block_keys``): which pairs of hand-made records are scored at all."""
+``linkage.scoring.block_keys``): which pairs of hand-made records are scored at all."""
 
 from __future__ import annotations
 
 from identity_harness import profiled
 
 from linkage import model
-from linkage.link import block_keys
+from linkage.scoring import block_keys
 
 FREE = ("census",)
 

@@ -1,4 +1,4 @@
-"""A person's attributes from its records (``linkage.link.person_attributes_sql``): the value
+"""A person's attributes from its records (``linkage.profiles.person_attributes_sql``): the value
 most records state; on ties a register's value, then the first in order; hand cases."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import datetime as dt
 
 import duckdb
 
-from linkage.link import person_attributes_sql
+from linkage.profiles import person_attributes_sql
 
 D = dt.date
 

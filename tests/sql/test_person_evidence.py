@@ -1,4 +1,4 @@
-"""Error estimates in persons (``linkage.link.person_evidence``): hand-worked cases.
+"""Error estimates in persons (``linkage.persons.person_evidence``): hand-worked cases.
 
 Weights are in bits; two groups of records are one person with probability
 ``1 / (1 + 2^-(mean evidence + prior))``, the evidence of a pair being its weight less its
@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 from linkage.cluster import one_to_one_clusters
-from linkage.link import person_evidence
+from linkage.persons import person_evidence
 
 
 def _run(profiles: list[tuple[int, str]], pairs: list[tuple[int, int, float]],
          threshold_weight: float = 6.0) -> duckdb.DuckDBPyConnection:
     """Cluster ``profiles`` (unique_id, source) by ``pairs`` (left, right, weight) as the
     pipeline does (links at or above ``threshold_weight``, census duplicate-free), and build
-    ``pair_decisions`` the way ``linkage.link.person_tables`` does."""
+    ``pair_decisions`` the way ``linkage.persons.person_tables`` does."""
     con = duckdb.connect()
     n = max(u for u, _ in profiles) + 1
     bits = np.zeros(n, dtype=np.int64)

@@ -11,8 +11,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from linkage.dependence import condition_on_names
-from linkage.link import identity_frequencies_sql
 from linkage.priors import LOWEST, fit_prior, logit2, profile_pairs, source_pair_priors
+from linkage.scoring import identity_frequencies_sql
 
 
 def test_a_prior_is_the_share_of_certain_matches_among_all_pairs():

@@ -1,4 +1,4 @@
-"""Identity profiles (``linkage.link.build_profiles``): which records of one source become
+"""Identity profiles (``linkage.profiles.build_profiles``): which records of one source become
 one profile, hand-worked."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from linkage.link import deduct_matches_from_u, regularise_m
+from linkage.scoring import deduct_matches_from_u, regularise_m
 
 
 def _model(prior: float, levels: list[tuple[float | None, float | None]]) -> dict:
