@@ -36,6 +36,9 @@ min_cell = 5               # smaller cells are suppressed (and cells that would 
 random_rounding = false    # official tables: random rounding to base 3 (Stats NZ RR3)
 rounding_seed = 1          # its seed, so that a rerun publishes the same figures
 
+[nowcast]                  # provisional events' probabilities of confirmation
+cohorts = 4                # also cohort_spacing_days, observed_band_days, shrinkage, match_days
+
 [patterns]                 # temporary and circular migration (UNECE 2016)
 temporary_min_days = 90    # circular_events = 3 within circular_years = 10
 
@@ -62,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from linkage.link import LinkageSettings
+from pipelines.nowcast import NowcastSettings
 from pipelines.patterns import PatternSettings
 from pipelines.presence_fit import PresenceSettings
 from pipelines.report import ReportSettings
@@ -73,7 +77,8 @@ from schemas.errors import ConfigError
 from schemas.validation import SourceFile
 
 TOP_KEYS = {"country", "as_of", "window_start", "rules", "rule_parameters", "presence",
-            "linkage", "tables", "engine", "patterns", "population_size", "report", "sources"}
+            "linkage", "tables", "engine", "nowcast", "patterns", "population_size", "report",
+            "sources"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class RunConfig:
     presence: PresenceSettings = field(default_factory=PresenceSettings)
     linkage: LinkageSettings = field(default_factory=LinkageSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    nowcast: NowcastSettings = field(default_factory=NowcastSettings)
     patterns: PatternSettings = field(default_factory=PatternSettings)
     population_size: PopulationSizeSettings = field(default_factory=PopulationSizeSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
@@ -191,6 +197,8 @@ def load_config(path: Path | None, data_dir: Path) -> RunConfig:
         kwargs["linkage"] = _section(LinkageSettings, "linkage", raw["linkage"])
     if "engine" in raw:
         kwargs["engine"] = _section(EngineSettings, "engine", raw["engine"])
+    if "nowcast" in raw:
+        kwargs["nowcast"] = _section(NowcastSettings, "nowcast", raw["nowcast"])
     if "patterns" in raw:
         kwargs["patterns"] = _section(PatternSettings, "patterns", raw["patterns"])
     if "population_size" in raw:

@@ -21,29 +21,46 @@ compare with what the data up to ``T`` confirm.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from pipelines import presence as presence_stage
-from pipelines.config import RunConfig
 from pipelines.rules import create_events
 from schemas import sql as db
 from schemas.sql import create_table, from_day_number, render, run_stage
 
-COHORTS = 4           # earlier as-of dates whose provisional events teach the probabilities
-COHORT_SPACING = 61   # days between them
-OBSERVED_BAND = 61    # days observed so far, in bands of this width
-SHRINKAGE = 20        # pseudo-events pulling a group's rate toward its band's rate
-MATCH_DAYS = 62       # an event confirmed later may be dated a little differently
+if TYPE_CHECKING:
+    from pipelines.config import RunConfig
+
+@dataclass(frozen=True)
+class NowcastSettings:
+    """``[nowcast]``: how provisional events learn their probability of confirmation."""
+
+    cohorts: int = 4  # earlier as-of dates whose provisional events teach the probabilities
+    cohort_spacing_days: int = 61  # days between them
+    observed_band_days: int = 61  # days observed so far, in bands of this width
+    shrinkage: float = 20.0  # pseudo-events pulling a group's rate toward its band's rate
+    match_days: int = 62  # an event confirmed later may be dated a little differently
+
+    def __post_init__(self) -> None:
+        for name in ("cohorts", "cohort_spacing_days", "observed_band_days", "match_days"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+        if not float(self.shrinkage) >= 0:
+            raise ValueError(f"shrinkage must be at least 0, got {self.shrinkage!r}")
 
 
-def as_of_dates(as_of: int, tw: int, sol_start: int) -> dict[str, int]:
+def as_of_dates(as_of: int, tw: int, sol_start: int,
+                settings: NowcastSettings | None = None) -> dict[str, int]:
     """The earlier as-of dates the nowcast reads the data as of, by name: the cohorts of
     the run (``now_k``), the backtest's as-of date (``backtest``) and its cohorts."""
+    settings = settings or NowcastSettings()
     dates: dict[str, int] = {}
 
     def cohorts(reference: int, name: str) -> None:
-        for k in range(COHORTS):
-            day = reference - tw - k * COHORT_SPACING
+        for k in range(settings.cohorts):
+            day = reference - tw - k * settings.cohort_spacing_days
             if day - tw <= sol_start:
                 break
             dates[f"{name}_{k}"] = day
@@ -90,7 +107,7 @@ def _person_groups(con: Any, typed: dict[str, str], country: str) -> None:
         country=country))
 
 
-def _grouped(events: str, as_of: int, tw: int) -> str:
+def _grouped(events: str, as_of: int, tw: int, band_days: int) -> str:
     """Events of ``events`` dated in the ``tw`` days up to ``as_of`` (the ones not all
     decidable yet), with their band of days observed and their group."""
     year = "year(DATE '1970-01-01' + CAST(e.event_day AS INTEGER))"
@@ -99,7 +116,7 @@ def _grouped(events: str, as_of: int, tw: int) -> str:
            f"WHEN {year} - g.birth_year < 55 THEN '35-54' ELSE '55+' END")
     return f"""
         SELECT e.person_id, e.rule, e.event_type, e.event_day, e.status,
-               CAST(({as_of} - e.event_day) / {OBSERVED_BAND} AS INTEGER) AS band,
+               CAST(({as_of} - e.event_day) / {int(band_days)} AS INTEGER) AS band,
                COALESCE(g.person_group, '?') || '|' || {age} AS person_group
         FROM {events} AS e LEFT JOIN nowcast_person_group AS g ON g.person_id = e.person_id
         WHERE e.event_day > {as_of - tw} AND e.event_day <= {as_of}"""
@@ -111,10 +128,11 @@ def build_cohorts(con: Any, config: RunConfig, country: str, reference: str, ref
     in ``reference`` (the events known at ``reference_as_of``); ``unseen_<name>``: per band of
     days before those dates, the events ``reference`` confirms that were not visible then
     at all (a departure not yet detectable, an arrival not yet registered), per visible one."""
-    tw = config.rule_parameters.tw
+    tw, settings = config.rule_parameters.tw, config.nowcast
+    band, near = settings.observed_band_days, settings.match_days
     cohort_parts, unseen_parts = [], []
-    for k in range(COHORTS):
-        as_of = reference_as_of - tw - k * COHORT_SPACING
+    for k in range(settings.cohorts):
+        as_of = reference_as_of - tw - k * settings.cohort_spacing_days
         if as_of - tw <= sol_start:
             break
         events = events_as_of(con, config, country, as_of, f"{name}_{k}")
@@ -123,21 +141,21 @@ def build_cohorts(con: Any, config: RunConfig, country: str, reference: str, ref
                 SELECT 1 FROM {reference} AS r
                 WHERE r.person_id = c.person_id AND r.rule = c.rule
                   AND r.event_type = c.event_type AND r.status = 'confirmed'
-                  AND abs(r.event_day - c.event_day) <= {MATCH_DAYS}) AS confirmed
-            FROM ({_grouped(events, as_of, tw)}) AS c WHERE c.status = 'provisional'""")
+                  AND abs(r.event_day - c.event_day) <= {near}) AS confirmed
+            FROM ({_grouped(events, as_of, tw, band)}) AS c WHERE c.status = 'provisional'""")
         unseen_parts.append(f"""
             SELECT rule, event_type, band, count(*) FILTER (WHERE side = 'visible') AS visible,
                    count(*) FILTER (WHERE side = 'unseen') AS unseen
             FROM (SELECT rule, event_type, band, 'visible' AS side
-                  FROM ({_grouped(events, as_of, tw)})
+                  FROM ({_grouped(events, as_of, tw, band)})
                   UNION ALL
                   SELECT r.rule, r.event_type, band, 'unseen'
-                  FROM ({_grouped(reference, as_of, tw)}) AS r
+                  FROM ({_grouped(reference, as_of, tw, band)}) AS r
                   WHERE r.status = 'confirmed' AND NOT EXISTS (
                       SELECT 1 FROM {events} AS e
                       WHERE e.person_id = r.person_id AND e.rule = r.rule
                         AND e.event_type = r.event_type
-                        AND abs(e.event_day - r.event_day) <= {MATCH_DAYS}))
+                        AND abs(e.event_day - r.event_day) <= {near}))
             GROUP BY ALL""")
     empty = ("SELECT NULL AS person_id, NULL AS rule, NULL AS event_type, NULL AS event_day, "
              "NULL AS status, NULL AS band, NULL AS person_group, NULL AS confirmed WHERE FALSE")
@@ -147,7 +165,7 @@ def build_cohorts(con: Any, config: RunConfig, country: str, reference: str, ref
         "SELECT rule, event_type, band, sum(unseen) / nullif(sum(visible), 0) AS uplift "
         f"FROM ({' UNION ALL '.join(unseen_parts)}) GROUP BY ALL") if unseen_parts else
         "SELECT NULL AS rule, NULL AS event_type, NULL AS band, NULL AS uplift WHERE FALSE")
-    for k in range(COHORTS):   # the earlier as-of dates' working tables
+    for k in range(settings.cohorts):   # the earlier as-of dates' working tables
         for table in (f"presence_{name}_{k}", f"observed_{name}_{k}", f"events_{name}_{k}",
                       f"events_{name}_{k}_vetoed"):
             run_stage(con, "nowcast", f"DROP TABLE IF EXISTS {table}")
@@ -155,30 +173,32 @@ def build_cohorts(con: Any, config: RunConfig, country: str, reference: str, ref
 
 
 def probabilities(con: Any, cohorts: tuple[str, str], events: str, as_of: int, tw: int,
-                  name: str) -> str:
+                  name: str, settings: NowcastSettings | None = None) -> str:
     """Table ``expected_<name>``: each event of ``events`` dated in the last ``tw`` days with
     its ``probability`` of confirmation (1 when confirmed; null when no cohort of its rule
     and type was seen) and its ``expected_weight``: the probability plus its share of the
     events not yet visible at all."""
     cohort, unseen = cohorts
+    settings = settings or NowcastSettings()
+    shrinkage = float(settings.shrinkage)
     table = f"expected_{name}"
     create_table(con, "nowcast", table, f"""
         WITH kind AS (SELECT rule, event_type, avg(CAST(confirmed AS DOUBLE)) AS p
                       FROM {cohort} GROUP BY ALL),
              band AS (SELECT c.rule, c.event_type, c.band,
-                             (sum(CAST(c.confirmed AS DOUBLE)) + {SHRINKAGE} * k.p)
-                             / (count(*) + {SHRINKAGE}) AS p
+                             (sum(CAST(c.confirmed AS DOUBLE)) + {shrinkage!r} * k.p)
+                             / (count(*) + {shrinkage!r}) AS p
                       FROM {cohort} AS c JOIN kind AS k USING (rule, event_type)
                       GROUP BY c.rule, c.event_type, c.band, k.p),
              grp AS (SELECT rule, event_type, band, person_group,
                             sum(CAST(confirmed AS DOUBLE)) AS k, count(*) AS n
                      FROM {cohort} GROUP BY ALL),
-             target AS ({_grouped(events, as_of, tw)}),
+             target AS ({_grouped(events, as_of, tw, settings.observed_band_days)}),
              scored AS (
                 SELECT t.person_id, t.rule, t.event_type, t.event_day, t.band,
                        CASE WHEN t.status = 'confirmed' THEN 1.0
-                            ELSE (COALESCE(g.k, 0) + {SHRINKAGE} * COALESCE(b.p, k.p))
-                                 / (COALESCE(g.n, 0) + {SHRINKAGE}) END AS probability
+                            ELSE (COALESCE(g.k, 0) + {shrinkage!r} * COALESCE(b.p, k.p))
+                                 / (COALESCE(g.n, 0) + {shrinkage!r}) END AS probability
                 FROM target AS t
                 LEFT JOIN kind AS k USING (rule, event_type)
                 LEFT JOIN band AS b USING (rule, event_type, band)
@@ -194,7 +214,8 @@ def build_nowcast(con: Any, config: RunConfig, typed: dict[str, str], country: s
     """``expected_now``: probabilities and expected weights of the run's recent events."""
     _person_groups(con, typed, country)
     cohorts = build_cohorts(con, config, country, "events_days", as_of, sol_start, "now")
-    probabilities(con, cohorts, "events_days", as_of, config.rule_parameters.tw, "now")
+    probabilities(con, cohorts, "events_days", as_of, config.rule_parameters.tw, "now",
+                  config.nowcast)
 
 
 def backtest(con: Any, config: RunConfig, country: str, as_of: int, sol_start: int
@@ -207,7 +228,7 @@ def backtest(con: Any, config: RunConfig, country: str, as_of: int, sol_start: i
         return {"possible": False, "reason": "less than two 16-month windows of evidence"}
     events_then = events_as_of(con, config, country, then, "backtest")
     cohorts = build_cohorts(con, config, country, events_then, then, sol_start, "backtest")
-    expected = probabilities(con, cohorts, events_then, then, tw, "backtest")
+    expected = probabilities(con, cohorts, events_then, then, tw, "backtest", config.nowcast)
     rows = db.rows(con, "nowcast",
                    f"""
         WITH later AS (SELECT rule, event_type, count(*) AS confirmed_later

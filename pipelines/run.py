@@ -278,7 +278,7 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
         fitted = presence_fit.build_presence(
             con, typed, country, T,
             presence_fit.grid_start(day_number(window_start), sol_day), config.presence,
-            earlier=nowcast.as_of_dates(T, config.rule_parameters.tw, sol_day))
+            earlier=nowcast.as_of_dates(T, config.rule_parameters.tw, sol_day, config.nowcast))
         model_file.write_text(json.dumps(fitted.to_json(), indent=1))
         presence_stage.build_observed(con, country, T)
         presence_stage.build_initial_status(con, day_number(window_start))
@@ -298,7 +298,8 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
         tables.build_residence_spells(con)
         patterns.build_patterns(con, config.rule_parameters.tm, config.patterns)
         uncertainty.build_flow_intervals(con, config.presence.samples,
-                                         day_number(window_start), T, nowcast.OBSERVED_BAND)
+                                         day_number(window_start), T,
+                                         config.nowcast.observed_band_days)
         return {"events": db.count(con, "events", "migration_events")}
 
     stage("events", events, lambda c: c)

@@ -40,7 +40,7 @@ def test_probability_shrinks_a_group_toward_its_band_by_hand():
     table = nowcast.probabilities(con, ("cohorts_t", "unseen_t"), "ev", as_of, TW, "t")
     got = {r[0]: r[1:] for r in con.sql(
         f"SELECT person_id || event_day, probability, expected_weight FROM {table}").fetchall()}
-    k = nowcast.SHRINKAGE
+    k = nowcast.NowcastSettings().shrinkage
     p_band = (3 + k * 0.3) / (10 + k)            # = 0.3: the band borrows from the kind
     assert got[f"a{as_of - 10}"][0] == pytest.approx((3 + k * p_band) / (5 + k))
     assert got[f"b{as_of - 20}"][0] == pytest.approx((0 + k * p_band) / (5 + k))

@@ -90,3 +90,15 @@ def test_country_is_inferred_from_citizenship(tmp_path):
 
 def test_cli_missing_folder_exits_2(tmp_path):
     assert main(["run", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_nowcast_section(tmp_path):
+    path = tmp_path / "miglink.toml"
+    path.write_text("[nowcast]\ncohorts = 3\nshrinkage = 10.5\nmatch_days = 31\n")
+    settings = load_config(path, tmp_path).nowcast
+    assert (settings.cohorts, settings.shrinkage, settings.match_days) == (3, 10.5, 31)
+    assert settings.cohort_spacing_days == 61
+    for bad in ("cohorts = 0", "shrinkage = -1", "observed_band_days = 'wide'", "lag = 3"):
+        path.write_text(f"[nowcast]\n{bad}\n")
+        with pytest.raises(ConfigError, match="nowcast"):
+            load_config(path, tmp_path)
