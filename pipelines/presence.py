@@ -158,7 +158,7 @@ OPEN_END = 10**7  # a day number beyond any date
 
 
 def build_observed(con: Any, country: str, as_of: int, presence_table: str = "presence",
-                   table: str = "observed") -> None:
+                   table: str = "observed", min_evidence_days: int = MIN_EVIDENCE_DAYS) -> None:
     """Table ``observed``: initial status and end of observation per person.
 
     Only persons with evidence on at least two days, or a registration, are observed: a
@@ -186,7 +186,7 @@ def build_observed(con: Any, country: str, as_of: int, presence_table: str = "pr
         JOIN first_stay AS f ON f.person_id = p.person_id
         LEFT JOIN death AS d ON d.person_id = p.person_id
         WHERE p.person_id IN (SELECT person_id FROM enough)""", country=country, as_of=as_of,
-        presence_table=presence_table, min_evidence_days=MIN_EVIDENCE_DAYS))
+        presence_table=presence_table, min_evidence_days=min_evidence_days))
 
 
 def build_initial_status(con: Any, window_start: int) -> None:

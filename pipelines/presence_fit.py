@@ -25,6 +25,8 @@ from threadpoolctl import threadpool_limits
 from pipelines import presence_data as pdata
 from pipelines import presence_evidence as ev
 from pipelines import presence_model as pm
+from pipelines.presence import MIN_EVIDENCE_DAYS
+from pipelines.uncertainty import MATCH_DAYS, PIN_DAYS
 from schemas.progress import Progress
 from schemas.sql import create_table, render, run_stage
 
@@ -49,7 +51,11 @@ class PresenceSettings:
     crossings held out; how far their events move then measures the model's error where no
     crossing dates a move (``pipelines.uncertainty``). ``workers``: chunks fitted and
     decoded at once, in threads (each holds its chunk in memory); the results do not
-    depend on it."""
+    depend on it. ``min_evidence_days``: persons with evidence on fewer days (and no
+    registration) are not observed (``pipelines.presence``). ``same_event_days``: an event
+    on a drawn path this close to the decoded one is the same event. ``pin_days``: a
+    recorded crossing this close to an event, in its direction, dates it
+    (``pipelines.uncertainty``)."""
 
     em_iterations: int = 10
     fit_persons: int = 20000
@@ -61,10 +67,15 @@ class PresenceSettings:
     in_doubt: float = 0.02
     held_out_share: float = 0.25
     workers: int = 2
+    # what the readings count as evidence and as one event (defaults where the code says why)
+    min_evidence_days: int = MIN_EVIDENCE_DAYS
+    same_event_days: int = MATCH_DAYS
+    pin_days: int = PIN_DAYS
 
     def __post_init__(self) -> None:
         for name in ("em_iterations", "fit_persons", "chunk_persons", "person_passes",
-                     "samples", "workers"):
+                     "samples", "workers", "min_evidence_days", "same_event_days",
+                     "pin_days"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {name}={getattr(self, name)!r}")
         if not 0 < self.present_above < 1:

@@ -280,7 +280,8 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
             presence_fit.grid_start(day_number(window_start), sol_day), config.presence,
             earlier=nowcast.as_of_dates(T, config.rule_parameters.tw, sol_day, config.nowcast))
         model_file.write_text(json.dumps(fitted.to_json(), indent=1))
-        presence_stage.build_observed(con, country, T)
+        presence_stage.build_observed(con, country, T,
+                                      min_evidence_days=config.presence.min_evidence_days)
         presence_stage.build_initial_status(con, day_number(window_start))
         return {"stays": db.count(con, "presence", "presence")}
 
@@ -291,15 +292,17 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
         tables.build_events(con, config.rules, config.rule_parameters)
         nowcast.build_nowcast(con, config, typed, country, T, sol_day)
         uncertainty.build_sampled_events(con, config.rules, config.rule_parameters,
-                                         config.presence.samples)
+                                         config.presence.samples,
+                                         config.presence.same_event_days)
         uncertainty.build_model_error(con, config.rules, config.rule_parameters,
-                                      day_number(window_start), T)
+                                      day_number(window_start), T, config.presence.pin_days)
         tables.build_migration_events(con, typed, day_number(window_start), T)
         tables.build_residence_spells(con)
         patterns.build_patterns(con, config.rule_parameters.tm, config.patterns)
         uncertainty.build_flow_intervals(con, config.presence.samples,
                                          day_number(window_start), T,
-                                         config.nowcast.observed_band_days)
+                                         config.nowcast.observed_band_days,
+                                         config.presence.same_event_days)
         return {"events": db.count(con, "events", "migration_events")}
 
     stage("events", events, lambda c: c)

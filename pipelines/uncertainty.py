@@ -45,7 +45,7 @@ Z_HIGH = 1.6449  # the normal's 95% point: a model error's standard deviation to
 
 
 def build_sampled_events(con: Any, rules: tuple[Rule, ...], params: RuleParameters,
-                         samples: int) -> None:
+                         samples: int, match_days: int = MATCH_DAYS) -> None:
     """``events_sampled`` (the rules on every drawn path) and ``event_uncertainty``: each
     decoded event (``events_days``) with its probability and date interval."""
     create_table(con, "event uncertainty", "presence_sampled_paths", render("""
@@ -88,11 +88,11 @@ def build_sampled_events(con: Any, rules: tuple[Rule, ...], params: RuleParamete
           ON x.person_id = m.person_id AND x.rule = m.rule AND x.event_type = m.event_type
          AND x.event_day = m.event_day
         GROUP BY m.person_id, m.rule, m.event_type, m.event_day""",
-        samples=samples, samples_real=float(samples), match=MATCH_DAYS, low=LOW, high=HIGH))
+        samples=samples, samples_real=float(samples), match=match_days, low=LOW, high=HIGH))
 
 
 def build_model_error(con: Any, rules: tuple[Rule, ...], params: RuleParameters,
-                      window_start: int, as_of: int) -> None:
+                      window_start: int, as_of: int, pin_days: int = PIN_DAYS) -> None:
     """``model_error`` per rule, type and person group (citizens, foreigners): the held-out
     persons' events over the complete years with their crossings (``events_with``, of which
     ``events_pinned`` had a crossing in their direction within ``PIN_DAYS``) and without
@@ -119,7 +119,7 @@ def build_model_error(con: Any, rules: tuple[Rule, ...], params: RuleParameters,
                                                 ELSE 'out' END) AS pinned
         FROM events_days AS e JOIN presence_person AS p USING (person_id)
         WHERE e.event_day >= {{window_start}} AND e.event_day <= {{as_of}}""",
-        pin=PIN_DAYS, window_start=window_start, as_of=as_of))
+        pin=pin_days, window_start=window_start, as_of=as_of))
     final = from_day_number(as_of - params.tw)  # events up to then are final
     last_year = final.year - (final.month < 12 or final.day < 31)
     create_table(con, "model error", "model_error", render(f"""
@@ -212,7 +212,7 @@ _AGE = """CASE WHEN {age} IS NULL OR {age} < 0 THEN NULL WHEN {age} >= 85 THEN '
 
 
 def build_flow_intervals(con: Any, samples: int, window_start: int, as_of: int,
-                         band_days: int) -> None:
+                         band_days: int, match_days: int = MATCH_DAYS) -> None:
     """``flow_cells_expected`` (per flows cell) and ``flow_intervals`` (per rule, year and
     event type): ``expected`` with its 90% interval ``low``/``high``, moved and widened by
     the model's own error (``model_error_by_year``); ``paths_expected``, ``paths_low`` and
@@ -251,7 +251,7 @@ def build_flow_intervals(con: Any, samples: int, window_start: int, as_of: int,
               ON m.person_id = d.person_id AND m.rule = d.rule
              AND m.event_type = d.event_type
              AND abs(date_diff('day', DATE '1970-01-01', m.event_date) - d.event_day)
-                 <= {MATCH_DAYS}
+                 <= {int(match_days)}
             GROUP BY ALL
         ),
         events AS (
