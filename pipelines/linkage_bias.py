@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipelines.groups import broad_age_group_sql, citizenship_group_sql
 from schemas import sql as db
-from schemas.sql import render
 
-_RECORDS = """
+
+def _records_sql(country: str, year: int) -> str:
+    """Records per source, linked or not, and the person's groups."""
+    return f"""
 WITH person_sources AS (
     SELECT person_id, count(DISTINCT source) AS sources FROM person_records GROUP BY person_id
 ),
@@ -27,14 +30,9 @@ scripts AS (  -- a record's name script, from the identity it states
     FROM record_profile AS r JOIN identity_std AS i USING (unique_id)
 )
 SELECT pr.source, ps.sources > 1 AS linked,
-       CASE WHEN p.citizenship IS NULL THEN 'unknown'
-            WHEN p.citizenship = {country} THEN 'citizen' ELSE 'foreigner' END
-           AS citizenship_group,
+       {citizenship_group_sql(country)} AS citizenship_group,
        coalesce(p.sex, 'unknown') AS sex,
-       CASE WHEN p.birth_year IS NULL THEN 'unknown'
-            WHEN {year} - p.birth_year < 18 THEN '0-17'
-            WHEN {year} - p.birth_year < 40 THEN '18-39'
-            WHEN {year} - p.birth_year < 65 THEN '40-64' ELSE '65+' END AS age_group,
+       {broad_age_group_sql(year)} AS age_group,
        coalesce(s.script, 'no name') AS name_script,
        count(*) AS records
 FROM person_records AS pr
@@ -50,7 +48,7 @@ CHARACTERISTICS = ("citizenship_group", "sex", "age_group", "name_script")
 def linkage_bias(con: Any, country: str, year: int) -> list[dict[str, Any]]:
     """One row per source, characteristic and category: records, link rate, shares among
     the linked and the unlinked, standardised difference. ``year`` dates the ages."""
-    frame = db.frame(con, "linkage bias", render(_RECORDS, country=country, year=year))
+    frame = db.frame(con, "linkage bias", _records_sql(country, year))
     rows: list[dict[str, Any]] = []
     for source, part in frame.groupby("source", sort=True):
         linked_total = part.loc[part["linked"], "records"].sum()

@@ -9,6 +9,7 @@ import datetime as dt
 import math
 from typing import Any
 
+from pipelines.groups import broad_age_group_sql, citizenship_group_sql
 from schemas import sql as db
 from schemas.sql import from_day_number
 
@@ -105,12 +106,8 @@ def register_coverage(con: Any, typed: dict[str, str], as_of: int, country: str
                              f"WHERE p.person_id NOT IN ({registered})")
     age = f"{year} - p.birth_year"
     by_group = rows(con, f"""
-        SELECT CASE WHEN p.citizenship IS NULL THEN 'unknown'
-                    WHEN p.citizenship = '{country}' THEN 'citizen' ELSE 'foreigner' END
-                   AS citizenship_group,
-               CASE WHEN p.birth_year IS NULL THEN 'unknown' WHEN {age} < 18 THEN '0-17'
-                    WHEN {age} < 40 THEN '18-39' WHEN {age} < 65 THEN '40-64'
-                    ELSE '65+' END AS age_group,
+        SELECT {citizenship_group_sql(country)} AS citizenship_group,
+               {broad_age_group_sql(year)} AS age_group,
                count(*) AS registered,
                count(*) FILTER (WHERE r.person_id NOT IN ({present})) AS over_covered,
                count(*) FILTER (WHERE r.person_id NOT IN ({present})) / count(*)

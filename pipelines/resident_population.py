@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import population_size as ps
+from pipelines.groups import broad_age_group_sql, citizenship_group_sql
 from pipelines.rules import RULES
 from schemas import sql as db
 from schemas.sql import create_table, day_number, render
@@ -59,7 +60,6 @@ class PopulationSizeSettings:
             raise ValueError(f"list_window_days must be 1 to 366, got {self.list_window_days!r}")
 
 
-AGE_GROUPS = ((0, 17), (18, 39), (40, 64), (65, None))
 MIN_OBSERVED = 30  # a group with fewer listed persons gets no estimate of its own
 
 _LIST_SQL = {
@@ -108,23 +108,16 @@ def build_resident_lists(con: Any, typed: dict[str, str], census_day: dt.date,
                for name in lists}
     flags = ",\n".join(f"p.person_id IN (SELECT person_id FROM ({sql})) AS {name}"
                         for name, sql in on_list.items())
-    age = "CASE " + " ".join(
-        f"WHEN {day.year} - p.birth_year BETWEEN {lo} AND {hi} THEN '{lo}-{hi}'"
-        if hi is not None else f"WHEN {day.year} - p.birth_year >= {lo} THEN '{lo}+'"
-        for lo, hi in AGE_GROUPS) + " END"
     create_table(con, "population size", "resident_lists", render(f"""
-        SELECT p.person_id,
-               CASE WHEN p.citizenship IS NULL THEN 'unknown'
-                    WHEN p.citizenship = {{country}} THEN 'citizen'
-                    ELSE 'foreigner' END AS citizenship_group,
-               coalesce(p.sex, 'unknown') AS sex, coalesce({age}, 'unknown') AS age_group,
+        SELECT p.person_id, {citizenship_group_sql(country)} AS citizenship_group,
+               coalesce(p.sex, 'unknown') AS sex, {broad_age_group_sql(day.year)} AS age_group,
                {flags}
         FROM persons AS p
         WHERE p.person_id IN (
             SELECT person_id FROM residence_spells_days
             WHERE rule = {{rule}} AND spell_start <= {day_number(day)}
               AND (spell_end IS NULL OR spell_end > {day_number(day)}))
-        ORDER BY p.person_id""", country=country, rule=rule))
+        ORDER BY p.person_id""", rule=rule))
     return lists
 
 
@@ -299,14 +292,15 @@ def _band(table: pd.DataFrame, lists: list[str], fit: ps.Fit, split: float,
 
 
 def estimate_group(frame: pd.DataFrame, lists: list[str], criterion: str = "bic",
-                   level: float = 0.95, split: float = 0.0, false_joins: float = 0.0
-                   ) -> dict[str, Any] | None:
+                   level: float = 0.95, split: float = 0.0, false_joins: float = 0.0,
+                   weight: str | None = None) -> dict[str, Any] | None:
     """The multiple-systems estimate of one group of persons (``frame``: a 0/1 column per
     list), on the lists somebody in it is on; ``None`` with fewer than ``MIN_OBSERVED``
     listed or no model whose estimate exists. ``split`` and ``false_joins``: the group's
-    expected linkage errors, for the sensitivity band."""
+    expected linkage errors, for the sensitivity band. ``weight``: a column of counts, when
+    a row stands for several persons."""
     used = [x for x in lists if frame[x].any()]  # a list nobody in the group is on
-    table = ps.capture_histories(frame, used) if len(used) >= 2 else None
+    table = ps.capture_histories(frame, used, weight) if len(used) >= 2 else None
     if table is None or table["count"].sum() < MIN_OBSERVED:
         return None
     try:
@@ -317,7 +311,8 @@ def estimate_group(frame: pd.DataFrame, lists: list[str], criterion: str = "bic"
     low, high = fit.interval or (None, None)
     out = {"lists": used, "model": fit.name,
            "interactions": [f"{a} x {b}" for a, b in fit.interactions],
-           "in_scope_persons": int(len(frame)), "listed": fit.observed,
+           "in_scope_persons": int(frame[weight].sum() if weight else len(frame)),
+           "listed": fit.observed,
            "unlisted_estimate": fit.unobserved, "estimate": fit.estimate,
            "low": low, "high": None if high is None or math.isinf(high) else high,
            criterion: fit.score, "models_compared": len(result.ranking)}
@@ -357,20 +352,24 @@ def population_size(con: Any, typed: dict[str, str], census_day: str | None, cou
     rule, criterion, level = settings.rule, settings.criterion, settings.level
     day = dt.date.fromisoformat(census_day)
     lists = build_resident_lists(con, typed, day, country, rule, settings.list_window_days)
-    frame = db.frame(con, "population size", "SELECT * FROM resident_lists")
+    # persons counted by group and history: a few hundred rows, whatever the population
+    frame = db.frame(con, "population size", "SELECT * EXCLUDE (person_id), count(*) AS n "
+                     "FROM resident_lists GROUP BY ALL ORDER BY ALL")
     if len(lists) < 2 or frame.empty:
         return None
+    residents = int(frame["n"].sum())
     persons = max(int(linkage.get("persons") or 0), 1)
-    scale = len(frame) / persons  # the share of the linkage's errors among these persons
+    scale = residents / persons  # the share of the linkage's errors among these persons
     split = float(linkage.get("expected_split_persons") or 0.0) * scale
     false_joins = float(linkage.get("expected_false_joins") or 0.0) * scale
     by: dict[str, list[dict[str, Any]]] = {}
     for column in ("citizenship_group", "sex", "age_group"):
         rows = []
         for group, part in frame.groupby(column, sort=True):
-            share = len(part) / len(frame)
-            fit = estimate_group(part, lists, criterion, level, split * share, false_joins * share)
-            rows.append({column: group, **(fit or {"in_scope_persons": len(part),
+            share = int(part["n"].sum()) / residents
+            fit = estimate_group(part, lists, criterion, level, split * share,
+                                 false_joins * share, weight="n")
+            rows.append({column: group, **(fit or {"in_scope_persons": int(part["n"].sum()),
                                                    "estimate": None})})
         by[column] = rows
     headline = _widened(
@@ -379,14 +378,15 @@ def population_size(con: Any, typed: dict[str, str], census_day: str | None, cou
     dual = []
     for i, a in enumerate(lists):
         for b in lists[i + 1:]:
-            n1, n2 = int(frame[a].sum()), int(frame[b].sum())
-            both = int((frame[a] & frame[b]).sum())
+            n1, n2 = int(frame.n[frame[a]].sum()), int(frame.n[frame[b]].sum())
+            both = int(frame.n[frame[a] & frame[b]].sum())
             if n1 and n2:
                 dual.append({"lists": f"{a} x {b}", "on_first": n1, "on_second": n2,
                              "on_both": both} | ps.chapman(n1, n2, both))
     return {"census_date": census_day, "rule": rule, "criterion": criterion, "level": level,
-            "lists": lists, "in_scope_persons": int(len(frame)),
+            "lists": lists, "in_scope_persons": residents,
             "estimate": headline,
-            "unstratified": estimate_group(frame, lists, criterion, level, split, false_joins),
+            "unstratified": estimate_group(frame, lists, criterion, level, split, false_joins,
+                                           weight="n"),
             "by_citizenship_group": by["citizenship_group"], "by_sex": by["sex"],
             "by_age_group": by["age_group"], "dual_system": dual}
