@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from linkage.evaluate import exact_persons, links_pairwise, persons_pairwise, prf
 from pipelines.linkage_quality import JOIN_KIND_SQL
-from pipelines.rules import RULES
+from pipelines.rules import RULES, last_complete_year
 from schemas import engine
 from schemas import sql as db
 from schemas.errors import ConfigError
@@ -117,7 +117,8 @@ def _evaluate(con: Any, out: Path, truth: Path, tolerance_days: int) -> dict[str
     result["events"] = events
     if (out / "migration_patterns.parquet").exists():
         result["patterns"] = _patterns(con, out, truth, window_start, as_of)
-    result["annual_flows"] = _annual_flows(con, window_start, as_of)
+    result["annual_flows"] = _annual_flows(con, window_start, as_of,
+                                           run["rule_parameters"]["tw"])
     intervals = (json.loads((out / "quality.json").read_text()).get("flow_intervals")
                  if (out / "quality.json").exists() else None)
     if intervals:
@@ -409,10 +410,8 @@ def _mirror_coverage(out: Path, truth: Path) -> dict[str, Any] | None:
             "large_partners": int(big.sum())}
 
 
-def _annual_flows(con: Any, window_start: str, as_of: str) -> dict[str, Any]:
-    last_complete = dt.date.fromisoformat(as_of) - dt.timedelta(days=487)
-    last_year = last_complete.year - 1 if (last_complete.month, last_complete.day) != (12, 31) \
-        else last_complete.year
+def _annual_flows(con: Any, window_start: str, as_of: str, tw: int) -> dict[str, Any]:
+    last_year = last_complete_year(dt.date.fromisoformat(as_of), tw)
     first_year = dt.date.fromisoformat(window_start).year
     rows = db.rows(con, "evaluate",
                    f"""

@@ -17,6 +17,7 @@ from typing import Any
 
 from pipelines import charts
 from pipelines.charts import number, percent
+from pipelines.rules import last_complete_year
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
@@ -187,14 +188,12 @@ def _light(value: float | None, bounds: tuple[float, float]) -> str:
 
 
 def complete_years(q: dict[str, Any]) -> tuple[list[int], int]:
-    """The years whose events are all decidable at the as-of date (a year's last events
-    need ``tw`` more days), and the as-of year."""
-    as_of = q["run"]["as_of"]
-    tw = int(q["parameters"].get("tw", 487))
-    last_day = dt.date.fromisoformat(as_of)
+    """The years of the run's flows whose events are all final at the as-of date, and the
+    as-of year."""
+    as_of = dt.date.fromisoformat(q["run"]["as_of"])
+    last = last_complete_year(as_of, int(q["parameters"]["tw"]))
     years = sorted({r["year"] for r in q.get("flow_intervals") or []})
-    return ([y for y in years if dt.date(y, 12, 31) + dt.timedelta(days=tw) <= last_day],
-            last_day.year)
+    return [y for y in years if y <= last], as_of.year
 
 
 def _flow_rows(q: dict[str, Any]) -> tuple[str, float | None]:

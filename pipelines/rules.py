@@ -19,6 +19,7 @@ already in the direction of the initial status. No loop per person, no recursion
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -162,6 +163,14 @@ FROM qualifying
 WHERE event_type <> COALESCE(previous_type,
       CASE WHEN resident_at_start THEN 'immigration' ELSE 'emigration' END)
 """
+
+
+def last_complete_year(as_of: dt.date, tw: int) -> int:
+    """The last calendar year whose events are all final at ``as_of``: an event needs ``tw``
+    days after it to be decided, so a year is complete once ``tw`` days have passed since
+    its 31 December."""
+    final = as_of - dt.timedelta(days=tw)
+    return final.year if (final.month, final.day) == (12, 31) else final.year - 1
 
 
 def migration_events_sql(

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.rules import Rule, RuleParameters, create_events
+from pipelines.rules import Rule, RuleParameters, create_events, last_complete_year
 from schemas.sql import create_table, from_day_number, render
 
 _NULLABLE = ("citizenship", "sex", "age_group", "country")
@@ -120,8 +120,7 @@ def build_model_error(con: Any, rules: tuple[Rule, ...], params: RuleParameters,
         FROM events_days AS e JOIN presence_person AS p USING (person_id)
         WHERE e.event_day >= {{window_start}} AND e.event_day <= {{as_of}}""",
         pin=pin_days, window_start=window_start, as_of=as_of))
-    final = from_day_number(as_of - params.tw)  # events up to then are final
-    last_year = final.year - (final.month < 12 or final.day < 31)
+    last_year = last_complete_year(from_day_number(as_of), params.tw)
     create_table(con, "model error", "model_error", render(f"""
         WITH counted AS (   -- the complete years: later, events are not yet final
             SELECT rule, event_type, person_group, year, count(*) AS n_with,
