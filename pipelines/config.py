@@ -71,6 +71,7 @@ from pipelines.presence_fit import PresenceSettings
 from pipelines.report import ReportSettings
 from pipelines.resident_population import PopulationSizeSettings
 from pipelines.rules import RULES, Rule, RuleParameters
+from pipelines.tables import TableSettings
 from schemas.contract import SOURCES
 from schemas.engine import EngineSettings
 from schemas.errors import ConfigError
@@ -95,9 +96,7 @@ class RunConfig:
     patterns: PatternSettings = field(default_factory=PatternSettings)
     population_size: PopulationSizeSettings = field(default_factory=PopulationSizeSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
-    min_cell: int = 5
-    random_rounding: bool = False
-    rounding_seed: int = 1
+    tables: TableSettings = field(default_factory=TableSettings)
     sources: dict[str, SourceFile] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -207,18 +206,7 @@ def load_config(path: Path | None, data_dir: Path) -> RunConfig:
     if "report" in raw:
         kwargs["report"] = _section(ReportSettings, "report", raw["report"])
     if "tables" in raw:
-        tables = raw["tables"]
-        known = {"min_cell", "random_rounding", "rounding_seed"}
-        if set(tables) - known:
-            raise ConfigError(f"[tables] has unknown keys {sorted(set(tables) - known)}; "
-                              f"known: {sorted(known)}")
-        kwargs["min_cell"] = int(tables.get("min_cell", 5))
-        if kwargs["min_cell"] < 1:
-            raise ConfigError(f"[tables] min_cell must be at least 1, got {kwargs['min_cell']}")
-        if not isinstance(tables.get("random_rounding", False), bool):
-            raise ConfigError("[tables] random_rounding must be true or false")
-        kwargs["random_rounding"] = tables.get("random_rounding", False)
-        kwargs["rounding_seed"] = int(tables.get("rounding_seed", 1))
+        kwargs["tables"] = _section(TableSettings, "tables", raw["tables"])
     if "sources" in raw:
         kwargs["sources"] = _sources(raw["sources"], path.parent)
     return RunConfig(**kwargs)

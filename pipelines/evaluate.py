@@ -32,6 +32,55 @@ from schemas.sql import run_stage
 TOLERANCE_DAYS = 62
 
 
+def event_scores(con: Any, documented: str, tolerance_days: int = TOLERANCE_DAYS
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per rule, precision, recall and F1 of the tables ``predicted`` against ``actual``
+    (eid, rule, event_type, event_date, true_person_id): one-to-one, same true person and
+    type, dates at most ``tolerance_days`` apart. Then the same apart for persons who lived
+    documented and undocumented (table ``documented``: true_person_id, undocumented), when
+    there are undocumented persons' events; a predicted person owned by no true person
+    counts as documented."""
+    events: dict[str, Any] = {}
+    by_documentation: dict[str, Any] = {}
+    for rule in RULES:
+        # (predicted, true, days apart, whether the true person is undocumented)
+        pairs = db.rows(con, "evaluate", f"""
+            SELECT p.eid, a.eid, abs(date_diff('day', p.event_date, a.event_date)),
+                   COALESCE(d.undocumented, FALSE)
+            FROM predicted AS p JOIN actual AS a
+              ON a.true_person_id = p.true_person_id AND a.rule = p.rule
+             AND a.event_type = p.event_type
+             AND abs(date_diff('day', p.event_date, a.event_date)) <= ?
+            LEFT JOIN {documented} AS d ON d.true_person_id = a.true_person_id
+            WHERE p.rule = ?""", [int(tolerance_days), rule])
+        counts = {table: dict(db.rows(con, "evaluate", f"""
+            SELECT COALESCE(d.undocumented, FALSE), count(*) FROM {table} AS e
+            LEFT JOIN {documented} AS d ON d.true_person_id = e.true_person_id
+            WHERE e.rule = ? GROUP BY ALL""", [rule])) for table in ("predicted", "actual")}
+        events[rule] = prf(_match_events([x[:3] for x in pairs]),
+                           sum(counts["predicted"].values()), sum(counts["actual"].values()))
+        if True in counts["actual"] or True in counts["predicted"]:
+            by_documentation[rule] = {
+                name: prf(_match_events([x[:3] for x in pairs if x[3] == flag]),
+                          counts["predicted"].get(flag, 0), counts["actual"].get(flag, 0))
+                for name, flag in (("documented", False), ("undocumented", True))}
+    return events, by_documentation
+
+
+def _documentation(con: Any, truth: Path) -> str:
+    """A table of whether each true person lived undocumented (held by no register or
+    permit), when the truth says; else an empty one."""
+    persons = truth / "persons.parquet"
+    if persons.exists() and "undocumented" in pq.read_schema(persons).names:
+        run_stage(con, "evaluate", f"""CREATE TABLE documentation AS
+            SELECT CAST(true_person_id AS VARCHAR) AS true_person_id, undocumented
+            FROM read_parquet({db.literal(str(persons))})""")
+        return "documentation"
+    run_stage(con, "evaluate", """CREATE TABLE no_documentation AS
+        SELECT CAST(NULL AS VARCHAR) AS true_person_id, FALSE AS undocumented WHERE FALSE""")
+    return "no_documentation"
+
+
 def _match_events(pairs: list[tuple]) -> int:
     """Greedy one-to-one matching of (predicted, true, distance) by smallest distance."""
     used_p, used_t, matched = set(), set(), 0
@@ -99,22 +148,10 @@ def _evaluate(con: Any, out: Path, truth: Path, tolerance_days: int) -> dict[str
         FROM '{truth / 'events.parquet'}'
         WHERE status = 'confirmed' AND event_date >= DATE '{window_start}'
           AND event_date <= DATE '{as_of}'""")
-    events: dict[str, Any] = {}
-    for rule in RULES:
-        pairs = db.rows(con, "evaluate",
-                        f"""
-            SELECT p.eid, a.eid, abs(date_diff('day', p.event_date, a.event_date))
-            FROM predicted AS p JOIN actual AS a
-              ON a.true_person_id = p.true_person_id AND a.rule = p.rule
-             AND a.event_type = p.event_type
-             AND abs(date_diff('day', p.event_date, a.event_date)) <= {int(tolerance_days)}
-            WHERE p.rule = '{rule}'""")
-        n_pred = db.value(con, "evaluate",
-                          f"SELECT count(*) FROM predicted WHERE rule = '{rule}'")
-        n_true = db.value(con, "evaluate",
-                          f"SELECT count(*) FROM actual WHERE rule = '{rule}'")
-        events[rule] = prf(_match_events(pairs), n_pred, n_true)
+    events, by_documentation = event_scores(con, _documentation(con, truth), tolerance_days)
     result["events"] = events
+    if by_documentation:  # persons no register or permit holds, apart (synthetic truth)
+        result["events_by_documentation"] = by_documentation
     if (out / "migration_patterns.parquet").exists():
         result["patterns"] = _patterns(con, out, truth, window_start, as_of)
     result["annual_flows"] = _annual_flows(con, window_start, as_of,
@@ -499,6 +536,11 @@ def format_evaluation(result: dict[str, Any]) -> str:
         lines.append(f"events {rule:>13}: precision {e['precision']:.4f}  recall "
                      f"{e['recall']:.4f}  F1 {e['f1']:.4f}  (predicted {int(e['predicted']):,},"
                      f" true {int(e['actual']):,})")
+        split = result.get("events_by_documentation", {}).get(rule)
+        if split:
+            lines.append("  " + "; ".join(
+                f"{name} persons F1 {split[name]['f1']:.4f} (true {int(split[name]['actual']):,})"
+                for name in ("documented", "undocumented")))
     if "linkage_errors" in result:
         e = result["linkage_errors"]
         if "false_joins" in e:

@@ -32,11 +32,7 @@ theirs AS (
            sum(count) AS theirs
     FROM {mirror_table} WHERE partner_country = {country} GROUP BY ALL
 )
-SELECT t.partner, t.year, t.event_type, coalesce(o.ours, 0) AS ours, t.theirs,
-       coalesce(o.ours, 0) / nullif(t.theirs, 0) AS ratio,
-       2 * (coalesce(o.ours, 0) - t.theirs) / nullif(coalesce(o.ours, 0) + t.theirs, 0)
-           AS symmetric_relative_difference,
-       coalesce(o.ours, 0) - t.theirs AS gap
+SELECT t.partner, t.year, t.event_type, coalesce(o.ours, 0) AS ours, t.theirs
 FROM theirs AS t LEFT JOIN ours AS o USING (partner, year, event_type)
 ORDER BY t.partner, t.year, t.event_type
 """
@@ -51,6 +47,16 @@ GROUP BY ALL ORDER BY ALL
 
 def _rows(con: Any, sql: str) -> list[dict[str, Any]]:
     return db.records(con, "mirror statistics", sql)
+
+
+def _compared(ours: float, theirs: float, allocated: float | None) -> dict[str, Any]:
+    """Our count against the partner's: ratio, symmetric relative difference, gap; and
+    the partner's count over ours with the unknown countries shared out (its coverage)."""
+    return {"ratio": ours / theirs if theirs else None,
+            "symmetric_relative_difference":
+                2 * (ours - theirs) / (ours + theirs) if ours + theirs else None,
+            "gap": ours - theirs, "ours_allocated": allocated,
+            "partner_coverage": theirs / allocated if allocated else None}
 
 
 def mirror_statistics(con: Any, typed: dict[str, str], country: str, first_year: int,
@@ -72,10 +78,7 @@ def mirror_statistics(con: Any, typed: dict[str, str], country: str, first_year:
         if not first_year <= r["year"] <= last_year:
             continue
         share = (known.get((r["year"], r["event_type"])) or {}).get("country_known")
-        r["ours_allocated"] = r["ours"] / share if share else None
-        r["partner_coverage"] = (r["theirs"] / r["ours_allocated"]
-                                 if r["ours_allocated"] else None)
-        pairs.append(r)
+        pairs.append(r | _compared(r["ours"], r["theirs"], r["ours"] / share if share else None))
 
     def totals(key: str) -> list[dict[str, Any]]:
         cells: dict[tuple[Any, str], list[float]] = {}
@@ -87,11 +90,7 @@ def mirror_statistics(con: Any, typed: dict[str, str], country: str, first_year:
         out = []
         for (k, event_type), (ours, theirs, allocated) in sorted(cells.items()):
             row = {key: k, "event_type": event_type, "ours": ours, "theirs": theirs,
-                   "ratio": ours / theirs if theirs else None,
-                   "symmetric_relative_difference":
-                       2 * (ours - theirs) / (ours + theirs) if ours + theirs else None,
-                   "gap": ours - theirs, "ours_allocated": allocated,
-                   "partner_coverage": theirs / allocated if allocated else None}
+                   **_compared(ours, theirs, allocated)}
             if key == "year":
                 k_known = known.get((k, event_type))
                 row["our_events"] = k_known["events"] if k_known else 0

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from pipelines.groups import broad_age_group_sql, citizenship_group_sql
+from pipelines.population_size import chapman
 from schemas import sql as db
 from schemas.sql import from_day_number
 
@@ -261,10 +262,9 @@ def dual_system_estimate(con: Any, typed: dict[str, str], census_day: str | None
     a = one(con, f"SELECT count(*) FROM ({in_scope})")
     b = one(con, f"SELECT count(*) FROM ({n2})")
     m = one(con, f"SELECT count(*) FROM ({in_scope}) WHERE person_id IN ({n2})")
-    estimate = (a + 1) * (b + 1) / (m + 1) - 1
-    variance = (a + 1) * (b + 1) * (a - m) * (b - m) / ((m + 1) ** 2 * (m + 2))
-    se = math.sqrt(variance)
+    dse = chapman(a, b, m)
+    estimate, se = dse["estimate"], dse["standard_error"]
     return {"census_date": census_day, "register_in_scope": a, "census": b, "both": m,
             "chapman_estimate": estimate, "standard_error": se,
-            "ci95": [estimate - 1.96 * se, estimate + 1.96 * se],
+            "ci95": [dse["low"], dse["high"]],
             "census_coverage": b / estimate if estimate else None}

@@ -310,11 +310,10 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
                                                                   sol_day))
 
     def official() -> dict[str, int]:
-        tables.build_flows(con, config.min_cell)
-        tables.build_stocks(con, window_start.year, T, config.min_cell)
-        return tables.official_tables(
-            con, work / "official", config.min_cell,
-            config.rounding_seed if config.random_rounding else None)
+        tables.build_flows(con, config.tables.min_cell)
+        tables.build_stocks(con, window_start.year, T, config.tables.min_cell)
+        return tables.official_tables(con, work / "official", config.tables.min_cell,
+                                      config.tables.published_rounding_seed)
 
     protected = stage("tables", official,
                       lambda p: {"suppressed_cells": sum(p.values())})
@@ -389,7 +388,7 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
 
 def _flat_parameters(config: RunConfig) -> dict[str, Any]:
     r, k = config.rule_parameters, config.linkage
-    return {"tm": r.tm, "tw": r.tw, "gap_max": r.gap_max, "min_cell": config.min_cell,
+    return {"tm": r.tm, "tw": r.tw, "gap_max": r.gap_max, "min_cell": config.tables.min_cell,
             "link_threshold": k.threshold, "seed": k.seed,
             "presence_samples": config.presence.samples}
 

@@ -9,6 +9,7 @@ from them: primary and secondary suppression, optional seeded random rounding to
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,36 @@ from pipelines.disclosure import protect
 from pipelines.rules import Rule, RuleParameters, create_events, residence_spells_sql
 from schemas import sql as db
 from schemas.sql import create_table, render
+
+
+@dataclass(frozen=True)
+class TableSettings:
+    """``[tables]``: how the published tables are protected. ``min_cell``: cells of 1 to
+    ``min_cell`` - 1 are suppressed (and, in the official tables, the cells that would
+    reveal them); ``random_rounding``: the official tables rounded at random to base 3
+    (Stats NZ RR3); ``rounding_seed``: its seed, so that a rerun publishes the same
+    figures."""
+
+    min_cell: int = 5
+    random_rounding: bool = False
+    rounding_seed: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("min_cell", "rounding_seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be a whole number, got {name}={value!r}")
+        if self.min_cell < 1:
+            raise ValueError(f"min_cell must be at least 1, got min_cell={self.min_cell!r}")
+        if not isinstance(self.random_rounding, bool):
+            raise ValueError("random_rounding must be true or false, got "
+                             f"random_rounding={self.random_rounding!r}")
+
+    @property
+    def published_rounding_seed(self) -> int | None:
+        """The seed of the official tables' rounding, None when they are not rounded."""
+        return self.rounding_seed if self.random_rounding else None
+
 
 AGE_GROUP = """CASE WHEN {age} IS NULL OR {age} < 0 THEN NULL
      WHEN {age} >= 85 THEN '85+'

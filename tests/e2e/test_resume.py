@@ -7,6 +7,7 @@ import pytest
 from linkage.link import LinkageSettings
 from pipelines import run as run_module
 from pipelines.config import RunConfig
+from pipelines.tables import TableSettings
 from synthetic import synthesise
 
 
@@ -57,7 +58,7 @@ def test_changed_config_ignores_the_checkpoint(data, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         run_module.run_pipeline(data, out, RunConfig())
     monkeypatch.undo()
-    figures = run_module.run_pipeline(data, out, RunConfig(min_cell=3), resume=True)
+    figures = run_module.run_pipeline(data, out, RunConfig(tables=TableSettings(min_cell=3)), resume=True)
     assert figures["stages"][0]["stage"] == "validate"
 
 

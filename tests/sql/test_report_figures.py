@@ -12,7 +12,7 @@ from pipelines.charts import number, percent
 from pipelines.config import load_config
 from pipelines.linkage_bias import linkage_bias
 from pipelines.mirror import mirror_statistics
-from pipelines.quality import register_coverage
+from pipelines.quality import dual_system_estimate, register_coverage
 from pipelines.report import ReportSettings, _light
 from schemas.errors import ConfigError
 from schemas.sql import day_number
@@ -70,6 +70,19 @@ def test_register_coverage_by_hand(con):
                        ("M", "35-39"): (0, 1), ("M", "20-24"): (1, 0)}
     lag = {r["lag"]: r["deregistrations"] for r in cov["deregistration_lag_distribution"]}
     assert lag["1-3 months"] == 1 and sum(lag.values()) == 1
+
+
+def test_dual_system_estimate_by_hand(con):
+    # census day after p4 left: the register holds p1-p4 (r6 ended in 2020), p4 is out of
+    # scope; the census counts p1 and p5; both lists hold p1
+    typed = {"population_register": "src_population_register", "census": "src_census"}
+    dse = dual_system_estimate(con, typed, "2022-06-01")
+    assert (dse["register_in_scope"], dse["census"], dse["both"]) == (3, 2, 1)
+    assert dse["chapman_estimate"] == pytest.approx(4 * 3 / 2 - 1)
+    assert dse["standard_error"] == pytest.approx((4 * 3 * 2 * 1 / (2 ** 2 * 3)) ** 0.5)
+    assert dse["ci95"][0] == 4  # never below the persons either list holds
+    assert dse["census_coverage"] == pytest.approx(2 / 5)
+    assert dual_system_estimate(con, typed, None) is None
 
 
 def test_standardised_difference_by_hand():

@@ -15,7 +15,7 @@ from schemas.errors import ConfigError
 def test_defaults_are_the_method_defaults():
     c = RunConfig()
     assert (c.rule_parameters.tm, c.rule_parameters.tw, c.rule_parameters.gap_max) == (365, 487, 90)
-    assert (c.presence.em_iterations, c.presence.samples, c.min_cell) == (10, 20, 5)
+    assert (c.presence.em_iterations, c.presence.samples, c.tables.min_cell) == (10, 20, 5)
     assert c.rules == ("continuous_12", "12_of_16")
 
 
@@ -28,7 +28,7 @@ def test_toml_is_read(tmp_path):
     c = load_config(path, tmp_path)
     assert c.country == "LVA" and c.as_of == dt.date(2024, 12, 31)
     assert c.rules == ("12_of_16",) and c.rule_parameters.gap_max == 60
-    assert c.presence.samples == 30 and c.min_cell == 10
+    assert c.presence.samples == 30 and c.tables.min_cell == 10
     assert c.sources["census"].path == tmp_path / "enum.csv"
     assert c.sources["census"].columns == {"record_id": "id"}
 
@@ -43,6 +43,10 @@ def test_toml_is_read(tmp_path):
     ("[presence]\nsamples = 0\n", "samples"),
     ("[presence]\npresent_above = 1.5\n", "present_above"),
     ('[sources.censuses]\nfile = "x.csv"\n', "unknown source"),
+    ("[tables]\nmin_cell = 0\n", r"\[tables\]: min_cell must be at least 1, got min_cell=0"),
+    ("[tables]\nmin_cell = 2.5\n", r"min_cell=2.5"),
+    ('[tables]\nrandom_rounding = "yes"\n', r"random_rounding='yes'"),
+    ("[tables]\nround = 3\n", r"\[tables\] has unknown keys \['round'\]"),
 ])
 def test_bad_config_names_the_key(tmp_path, text, fragment):
     path = tmp_path / "run.toml"
