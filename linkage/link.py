@@ -40,7 +40,7 @@ _TAKEN = frozenset({*IDENTITY, "source", "record_id", "unique_id", "first_std", 
                     "first_bf", "last_bf", "first_bf_bits", "last_bf_bits", "first_bf_ones",
                     "last_bf_ones", "birth_year_any", "birth_date_any_order",
                     "first_initial_class", "last_initial_class", "representative",
-                    "n_records", "own_record", "first_record_id", "profile_key",
+                    "n_records", "own_record", "first_record_id",
                     "cyrillic_script"})
 # profile columns a configured blocking rule may name besides the extra columns
 _BLOCKABLE = frozenset({"person_key", "first_skel", "last_skel", "last_stem", "full_skel",

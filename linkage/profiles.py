@@ -88,13 +88,13 @@ source IN ({duplicate_free}) OR (person_key IS NULL AND NOT (
     AND (last_name_bf IS NOT NULL OR (last_name IS NOT NULL AND last_name NOT IN (
         SELECT name FROM name_forms WHERE std IS NULL)))))
 """
-_PROFILE_KEY = """
-CASE WHEN own_record IS NOT NULL THEN 'record|' || source || '|' || own_record
-     ELSE concat_ws('|', source, coalesce(person_key, ''), coalesce(first_std, first_bf, ''),
-                    coalesce(last_std, last_bf, ''), coalesce(CAST(birth_date AS VARCHAR), ''),
-                    coalesce(CAST(birth_year AS VARCHAR), ''), coalesce(sex, ''),
-                    coalesce(citizenship, ''), coalesce(country_of_birth, '')) END
-"""
+# what makes identities one profile, in the order profiles are numbered: a record that is a
+# profile of its own, by its source and record_id; every other identity by its standardised
+# names and the rest (locality aside: a person's records state several). Columns, not one
+# joined string: no character a value holds can make two identities one.
+_PROFILE_ORDER = ("own_record IS NULL", "source", "own_record", "person_key",
+                  "coalesce(first_std, first_bf)", "coalesce(last_std, last_bf)",
+                  "birth_date", "birth_year", "sex", "citizenship", "country_of_birth")
 # the columns an identity is made of (besides own_record and the extra columns)
 _IDENTITY_OF = ("source", *IDENTITY)
 
@@ -144,8 +144,8 @@ def build_profiles(con: Any, duplicate_free: tuple[str, ...] = (),
         FROM identities AS r
         LEFT JOIN name_forms AS f ON f.name = r.first_name
         LEFT JOIN name_forms AS l ON l.name = r.last_name)
-        SELECT *, dense_rank() OVER (ORDER BY profile_key) AS unique_id
-        FROM (SELECT *, {_PROFILE_KEY} AS profile_key FROM standard)""")
+        SELECT *, dense_rank() OVER (ORDER BY {", ".join(_PROFILE_ORDER)}) AS unique_id
+        FROM standard""")
     run_stage(con, "identity profiles", "DROP TABLE identities")
     same = " AND ".join(f'r."{c}" IS NOT DISTINCT FROM i."{c}"' for c in of_identity)
     create_table(con, "identity profiles", "record_profile", f"""

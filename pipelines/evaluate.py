@@ -67,6 +67,15 @@ def event_scores(con: Any, documented: str, tolerance_days: int = TOLERANCE_DAYS
     return events, by_documentation
 
 
+def _file(path: Path) -> str:
+    """A Parquet file as a relation in SQL (its path a literal, whatever it holds)."""
+    return f"read_parquet({db.literal(str(path))})"
+
+
+def _date(value: Any) -> str:
+    return f"CAST({db.literal(str(value))} AS DATE)"
+
+
 def _documentation(con: Any, truth: Path) -> str:
     """A table of whether each true person lived undocumented (held by no register or
     permit), when the truth says; else an empty one."""
@@ -74,7 +83,7 @@ def _documentation(con: Any, truth: Path) -> str:
     if persons.exists() and "undocumented" in pq.read_schema(persons).names:
         run_stage(con, "evaluate", f"""CREATE TABLE documentation AS
             SELECT CAST(true_person_id AS VARCHAR) AS true_person_id, undocumented
-            FROM read_parquet({db.literal(str(persons))})""")
+            FROM {_file(persons)}""")
         return "documentation"
     run_stage(con, "evaluate", """CREATE TABLE no_documentation AS
         SELECT CAST(NULL AS VARCHAR) AS true_person_id, FALSE AS undocumented WHERE FALSE""")
@@ -114,14 +123,14 @@ def _evaluate(con: Any, out: Path, truth: Path, tolerance_days: int) -> dict[str
     run = json.loads((out / "run_config.json").read_text())
     window_start, as_of = run["window_start"], run["as_of"]
     run_stage(con, "evaluate",
-              f"CREATE TABLE person_records AS SELECT * FROM '{out / 'person_records.parquet'}'")
+              f"CREATE TABLE person_records AS SELECT * FROM {_file(out / 'person_records.parquet')}")
     run_stage(con, "evaluate",
-              f"CREATE TABLE links AS SELECT * FROM '{out / 'links.parquet'}'")
+              f"CREATE TABLE links AS SELECT * FROM {_file(out / 'links.parquet')}")
     run_stage(con, "evaluate",
               "CREATE TABLE truth_record_person AS SELECT CAST(source AS VARCHAR) AS "
                 "source, CAST(record_id AS VARCHAR) AS record_id, "
                 f"CAST(true_person_id AS VARCHAR) AS true_person_id "
-                f"FROM '{truth / 'record_person.parquet'}'")
+                f"FROM {_file(truth / 'record_person.parquet')}")
     threshold = run.get("linkage", {}).get("threshold", 0.5)
     result: dict[str, Any] = {
         "persons": persons_pairwise(con) | exact_persons(con),
@@ -138,16 +147,16 @@ def _evaluate(con: Any, out: Path, truth: Path, tolerance_days: int) -> dict[str
               f"""CREATE TABLE predicted AS
         SELECT row_number() OVER () AS eid, e.rule, e.event_type, e.event_date,
                m.true_person_id
-        FROM '{out / 'migration_events.parquet'}' AS e
+        FROM {_file(out / 'migration_events.parquet')} AS e
         LEFT JOIN person_truth AS m USING (person_id)
         WHERE e.status = 'confirmed'""")
     run_stage(con, "evaluate",
               f"""CREATE TABLE actual AS
         SELECT row_number() OVER () AS eid, rule, event_type, CAST(event_date AS DATE)
                AS event_date, CAST(true_person_id AS VARCHAR) AS true_person_id
-        FROM '{truth / 'events.parquet'}'
-        WHERE status = 'confirmed' AND event_date >= DATE '{window_start}'
-          AND event_date <= DATE '{as_of}'""")
+        FROM {_file(truth / 'events.parquet')}
+        WHERE status = 'confirmed' AND event_date >= {_date(window_start)}
+          AND event_date <= {_date(as_of)}""")
     events, by_documentation = event_scores(con, _documentation(con, truth), tolerance_days)
     result["events"] = events
     if by_documentation:  # persons no register or permit holds, apart (synthetic truth)
@@ -207,33 +216,33 @@ def _patterns(con: Any, out: Path, truth: Path, window_start: str, as_of: str
               f"""CREATE TABLE true_events AS
         SELECT rule, event_type, CAST(event_date AS DATE) AS event_date,
                CAST(true_person_id AS VARCHAR) AS true_person_id
-        FROM '{truth / 'events.parquet'}' WHERE status = 'confirmed'""")
+        FROM {_file(truth / 'events.parquet')} WHERE status = 'confirmed'""")
     run_stage(con, "evaluate",
               f"""CREATE TABLE true_born AS SELECT CAST(true_person_id AS VARCHAR) AS
-        true_person_id FROM '{truth / 'persons.parquet'}' WHERE born_in_country""")
+        true_person_id FROM {_file(truth / 'persons.parquet')} WHERE born_in_country""")
     figures: dict[str, Any] = {}
     for rule in RULES:
         predicted = {r[0] for r in db.rows(con, "evaluate",
                                            f"""
-            SELECT DISTINCT m.true_person_id FROM '{out / 'migration_patterns.parquet'}' AS p
+            SELECT DISTINCT m.true_person_id FROM {_file(out / 'migration_patterns.parquet')} AS p
             JOIN person_truth AS m USING (person_id)
-            WHERE p.rule = '{rule}' AND p.circular_migrant""")}
+            WHERE p.rule = {db.literal(rule)} AND p.circular_migrant""")}
         actual = {r[0] for r in db.rows(con, "evaluate",
                                         f"""
             SELECT DISTINCT true_person_id FROM (
                 SELECT true_person_id, count(*) OVER (
                     PARTITION BY true_person_id ORDER BY event_date
                     RANGE BETWEEN CURRENT ROW AND INTERVAL 3652 DAYS FOLLOWING) AS n
-                FROM true_events WHERE rule = '{rule}') WHERE n >= 3""")}
+                FROM true_events WHERE rule = {db.literal(rule)}) WHERE n >= 3""")}
         returns = db.value(con, "evaluate",
                            f"""
             WITH e AS (
                 SELECT *, count(*) FILTER (WHERE event_type = 'immigration') OVER (
                     PARTITION BY true_person_id ORDER BY event_date
                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier
-                FROM true_events WHERE rule = '{rule}')
+                FROM true_events WHERE rule = {db.literal(rule)})
             SELECT count(*) FROM e WHERE event_type = 'immigration'
-              AND event_date BETWEEN DATE '{window_start}' AND DATE '{as_of}'
+              AND event_date BETWEEN {_date(window_start)} AND {_date(as_of)}
               AND (earlier > 0 OR true_person_id IN (SELECT true_person_id FROM true_born))
             """)
         figures[rule] = {
@@ -249,7 +258,7 @@ def linkage_errors(con: Any, database: Path) -> dict[str, Any]:
 
     A profile's true person is the one most of its records belong to. Blocking recall: the
     share of truly matching profile pairs that some blocking rule put in one block."""
-    run_stage(con, "evaluate", f"ATTACH '{database}' AS run (READ_ONLY)")
+    run_stage(con, "evaluate", f"ATTACH {db.literal(str(database))} AS run (READ_ONLY)")
     run_stage(con, "evaluate",
               """CREATE TABLE profile_truth AS
         WITH counted AS (
@@ -363,16 +372,16 @@ def _register_over_coverage(con: Any, out: Path, truth: Path, as_of: str
     row = db.rows(con, "evaluate",
                   f"""
         WITH registered AS (
-            SELECT DISTINCT t.true_person_id FROM '{register}' AS r
+            SELECT DISTINCT t.true_person_id FROM {_file(register)} AS r
             JOIN truth_record_person AS t
               ON t.source = 'population_register' AND t.record_id = CAST(r.record_id AS VARCHAR)
-            WHERE r.registration_date <= DATE '{as_of}'
-              AND (r.deregistration_date IS NULL OR r.deregistration_date > DATE '{as_of}')),
+            WHERE r.registration_date <= {_date(as_of)}
+              AND (r.deregistration_date IS NULL OR r.deregistration_date > {_date(as_of)})),
         present AS (
             SELECT DISTINCT CAST(true_person_id AS VARCHAR) AS true_person_id
-            FROM '{truth / 'presence.parquet'}'
-            WHERE arrival_date <= DATE '{as_of}'
-              AND (departure_date IS NULL OR departure_date > DATE '{as_of}'))
+            FROM {_file(truth / 'presence.parquet')}
+            WHERE arrival_date <= {_date(as_of)}
+              AND (departure_date IS NULL OR departure_date > {_date(as_of)}))
         SELECT count(*), count(*) FILTER (WHERE true_person_id NOT IN
                                           (SELECT true_person_id FROM present))
         FROM registered""")[0]
@@ -396,13 +405,13 @@ def _population_size(con: Any, out: Path, truth: Path) -> dict[str, Any] | None:
     day = size["census_date"]
     true_count = db.value(con, "evaluate", f"""
         WITH alive AS (
-            SELECT true_person_id, born_in_country FROM '{truth / 'persons.parquet'}'
-            WHERE birth_date <= DATE '{day}'
-              AND (death_date IS NULL OR death_date > DATE '{day}')),
+            SELECT true_person_id, born_in_country FROM {_file(truth / 'persons.parquet')}
+            WHERE birth_date <= {_date(day)}
+              AND (death_date IS NULL OR death_date > {_date(day)})),
         last_event AS (
             SELECT true_person_id, arg_max(event_type, event_date) AS last_type
-            FROM '{truth / 'events.parquet'}'
-            WHERE rule = '{size['rule']}' AND event_date <= DATE '{day}' GROUP BY ALL)
+            FROM {_file(truth / 'events.parquet')}
+            WHERE rule = {db.literal(size['rule'])} AND event_date <= {_date(day)} GROUP BY ALL)
         SELECT count(*) FROM alive AS a LEFT JOIN last_event AS l USING (true_person_id)
         WHERE coalesce(l.last_type = 'immigration', a.born_in_country)""")
     estimate = headline["estimate"]
@@ -505,10 +514,10 @@ def _register_only_flows(con: Any, truth: Path, years: list[int]) -> dict[str, A
                    f"""
         WITH r AS (
             SELECT year(registration_date) AS year, 'immigration' AS event_type, count(*) AS n
-            FROM '{register}' WHERE previous_residence_country IS NOT NULL GROUP BY ALL
+            FROM {_file(register)} WHERE previous_residence_country IS NOT NULL GROUP BY ALL
             UNION ALL
             SELECT year(deregistration_date), 'emigration', count(*)
-            FROM '{register}' WHERE deregistration_reason = 'emigration' GROUP BY ALL),
+            FROM {_file(register)} WHERE deregistration_reason = 'emigration' GROUP BY ALL),
         a AS (SELECT rule, year(event_date) AS year, event_type, count(*) AS n
               FROM actual GROUP BY ALL)
         SELECT a.rule, a.year, a.event_type, coalesce(r.n, 0), a.n

@@ -26,7 +26,7 @@ from pipelines import presence_data as pdata
 from pipelines import presence_evidence as ev
 from pipelines import presence_model as pm
 from pipelines.presence import MIN_EVIDENCE_DAYS
-from pipelines.uncertainty import MATCH_DAYS, PIN_DAYS
+from pipelines.uncertainty import LEAST_KEPT, LEAST_PINNED, MATCH_DAYS, PIN_DAYS
 from schemas.progress import Progress
 from schemas.sql import create_table, render, run_stage
 
@@ -55,7 +55,11 @@ class PresenceSettings:
     registration) are not observed (``pipelines.presence``). ``same_event_days``: an event
     on a drawn path this close to the decoded one is the same event. ``pin_days``: a
     recorded crossing this close to an event, in its direction, dates it
-    (``pipelines.uncertainty``)."""
+    (``pipelines.uncertainty``). ``model_error_min_events``: events of the held-out
+    persons that a crossing dates, in a person group, needed to measure the model's error
+    there (else all persons' stands in); ``model_error_least_kept``: a measured error is
+    read as keeping at least this share of the events (each event found standing for at
+    most 1 / this)."""
 
     em_iterations: int = 10
     fit_persons: int = 20000
@@ -71,17 +75,22 @@ class PresenceSettings:
     min_evidence_days: int = MIN_EVIDENCE_DAYS
     same_event_days: int = MATCH_DAYS
     pin_days: int = PIN_DAYS
+    model_error_min_events: int = LEAST_PINNED
+    model_error_least_kept: float = LEAST_KEPT
 
     def __post_init__(self) -> None:
         for name in ("em_iterations", "fit_persons", "chunk_persons", "person_passes",
                      "samples", "workers", "min_evidence_days", "same_event_days",
-                     "pin_days"):
+                     "pin_days", "model_error_min_events"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {name}={getattr(self, name)!r}")
         if not 0 < self.present_above < 1:
             raise ValueError(f"present_above must be in (0, 1), got {self.present_above!r}")
         if not 0 <= self.held_out_share <= 1:
             raise ValueError(f"held_out_share must be in [0, 1], got {self.held_out_share!r}")
+        if not 0 < self.model_error_least_kept <= 1:
+            raise ValueError("model_error_least_kept must be in (0, 1], got "
+                             f"{self.model_error_least_kept!r}")
         if not 0 < self.in_doubt < 0.5:
             raise ValueError(f"in_doubt must be in (0, 0.5), got {self.in_doubt!r}")
 

@@ -12,7 +12,7 @@ from typing import Any
 from pipelines.groups import broad_age_group_sql, citizenship_group_sql
 from pipelines.population_size import chapman
 from schemas import sql as db
-from schemas.sql import from_day_number
+from schemas.sql import day_number, from_day_number
 
 
 def rows(con: Any, sql: str) -> list[dict[str, Any]]:
@@ -93,12 +93,13 @@ def register_coverage(con: Any, typed: dict[str, str], as_of: int, country: str
     reg = typed["population_register"]
     as_of_date = from_day_number(as_of).isoformat()
     year = int(as_of_date[:4])
+    on_day = f"CAST({db.literal(as_of_date)} AS DATE)"
     registered = f"""
         SELECT DISTINCT pr.person_id FROM {reg} AS r
         JOIN person_records AS pr ON pr.source = 'population_register'
          AND pr.record_id = r.record_id
-        WHERE r.registration_date <= DATE '{as_of_date}'
-          AND (r.deregistration_date IS NULL OR r.deregistration_date > DATE '{as_of_date}')"""
+        WHERE r.registration_date <= {on_day}
+          AND (r.deregistration_date IS NULL OR r.deregistration_date > {on_day})"""
     present = "SELECT DISTINCT person_id FROM presence WHERE departure IS NULL"
     n_registered = one(con, f"SELECT count(*) FROM ({registered})")
     over = one(con, f"SELECT count(*) FROM ({registered}) AS r "
@@ -248,16 +249,16 @@ def dual_system_estimate(con: Any, typed: dict[str, str], census_day: str | None
     if census_day is None or "population_register" not in typed or "census" not in typed:
         return None
     reg = typed["population_register"]
+    on_day = f"CAST({db.literal(census_day)} AS DATE)"
+    census_day_number = day_number(dt.date.fromisoformat(census_day))
     n1 = f"""SELECT DISTINCT pr.person_id FROM {reg} AS r JOIN person_records AS pr
              ON pr.source = 'population_register' AND pr.record_id = r.record_id
-             WHERE r.registration_date <= DATE '{census_day}'
-               AND (r.deregistration_date IS NULL
-                    OR r.deregistration_date > DATE '{census_day}')"""
+             WHERE r.registration_date <= {on_day}
+               AND (r.deregistration_date IS NULL OR r.deregistration_date > {on_day})"""
     # out-of-scope register records (over-coverage on census day) are removed first
     in_scope = f"""SELECT person_id FROM ({n1}) WHERE person_id IN (
-        SELECT person_id FROM presence WHERE arrival <= date_diff('day', DATE '1970-01-01',
-        DATE '{census_day}') AND (departure IS NULL OR departure > date_diff('day',
-        DATE '1970-01-01', DATE '{census_day}')))"""
+        SELECT person_id FROM presence WHERE arrival <= {census_day_number}
+        AND (departure IS NULL OR departure > {census_day_number}))"""
     n2 = "SELECT DISTINCT person_id FROM person_records WHERE source = 'census'"
     a = one(con, f"SELECT count(*) FROM ({in_scope})")
     b = one(con, f"SELECT count(*) FROM ({n2})")

@@ -48,6 +48,7 @@ class PopulationSizeSettings:
     criterion: str = "bic"  # or "aic": how the model's interactions are chosen
     level: float = 0.95  # of the profile-likelihood intervals
     list_window_days: int = 183  # a survey interview or sign of life this near lists a person
+    min_listed: int = 30  # a group with fewer listed persons gets no estimate of its own
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
@@ -58,9 +59,10 @@ class PopulationSizeSettings:
             raise ValueError(f"level must be one of {sorted(ps.LEVELS)}, got {self.level!r}")
         if not 1 <= int(self.list_window_days) <= 366:
             raise ValueError(f"list_window_days must be 1 to 366, got {self.list_window_days!r}")
+        if not isinstance(self.min_listed, int) or self.min_listed < 1:
+            raise ValueError(f"min_listed must be a whole number of at least 1, got "
+                             f"{self.min_listed!r}")
 
-
-MIN_OBSERVED = 30  # a group with fewer listed persons gets no estimate of its own
 
 _LIST_SQL = {
     "population_register": """
@@ -293,15 +295,16 @@ def _band(table: pd.DataFrame, lists: list[str], fit: ps.Fit, split: float,
 
 def estimate_group(frame: pd.DataFrame, lists: list[str], criterion: str = "bic",
                    level: float = 0.95, split: float = 0.0, false_joins: float = 0.0,
-                   weight: str | None = None) -> dict[str, Any] | None:
+                   weight: str | None = None,
+                   min_listed: int = PopulationSizeSettings.min_listed) -> dict[str, Any] | None:
     """The multiple-systems estimate of one group of persons (``frame``: a 0/1 column per
-    list), on the lists somebody in it is on; ``None`` with fewer than ``MIN_OBSERVED``
+    list), on the lists somebody in it is on; ``None`` with fewer than ``min_listed``
     listed or no model whose estimate exists. ``split`` and ``false_joins``: the group's
     expected linkage errors, for the sensitivity band. ``weight``: a column of counts, when
     a row stands for several persons."""
     used = [x for x in lists if frame[x].any()]  # a list nobody in the group is on
     table = ps.capture_histories(frame, used, weight) if len(used) >= 2 else None
-    if table is None or table["count"].sum() < MIN_OBSERVED:
+    if table is None or table["count"].sum() < min_listed:
         return None
     try:
         result = ps.estimate_population(table, used, criterion=criterion, level=level)
@@ -368,7 +371,8 @@ def population_size(con: Any, typed: dict[str, str], census_day: str | None, cou
         for group, part in frame.groupby(column, sort=True):
             share = int(part["n"].sum()) / residents
             fit = estimate_group(part, lists, criterion, level, split * share,
-                                 false_joins * share, weight="n")
+                                 false_joins * share, weight="n",
+                                 min_listed=settings.min_listed)
             rows.append({column: group, **(fit or {"in_scope_persons": int(part["n"].sum()),
                                                    "estimate": None})})
         by[column] = rows
@@ -387,6 +391,6 @@ def population_size(con: Any, typed: dict[str, str], census_day: str | None, cou
             "lists": lists, "in_scope_persons": residents,
             "estimate": headline,
             "unstratified": estimate_group(frame, lists, criterion, level, split, false_joins,
-                                           weight="n"),
+                                           weight="n", min_listed=settings.min_listed),
             "by_citizenship_group": by["citizenship_group"], "by_sex": by["sex"],
             "by_age_group": by["age_group"], "dual_system": dual}

@@ -295,7 +295,9 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
                                          config.presence.samples,
                                          config.presence.same_event_days)
         uncertainty.build_model_error(con, config.rules, config.rule_parameters,
-                                      day_number(window_start), T, config.presence.pin_days)
+                                      day_number(window_start), T, config.presence.pin_days,
+                                      config.presence.model_error_min_events,
+                                      config.presence.model_error_least_kept)
         tables.build_migration_events(con, typed, day_number(window_start), T)
         tables.build_residence_spells(con)
         patterns.build_patterns(con, config.rule_parameters.tm, config.patterns)
@@ -374,7 +376,8 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
     for table in OUTPUT_TABLES:
         relation = written_as.get(table, table)
         run_stage(con, "write",
-                  f"COPY {relation} TO '{work / (table + '.parquet')}' (FORMAT parquet)")
+                  f"COPY {relation} TO {db.literal(str(work / (table + '.parquet')))} "
+                  "(FORMAT parquet)")
     clock.done("write", tables=len(OUTPUT_TABLES))  # what follows takes milliseconds
     figures["stages"] = clock.stages
     (work / "quality.json").write_text(json.dumps(figures, indent=1, default=str))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.disclosure import protect
+from pipelines.groups import age_group_sql
 from pipelines.rules import Rule, RuleParameters, create_events, residence_spells_sql
 from schemas import sql as db
 from schemas.sql import create_table, render
@@ -46,16 +47,6 @@ class TableSettings:
     def published_rounding_seed(self) -> int | None:
         """The seed of the official tables' rounding, None when they are not rounded."""
         return self.rounding_seed if self.random_rounding else None
-
-
-AGE_GROUP = """CASE WHEN {age} IS NULL OR {age} < 0 THEN NULL
-     WHEN {age} >= 85 THEN '85+'
-     ELSE CAST(CAST(floor({age} / 5) * 5 AS INTEGER) AS VARCHAR) || '-'
-          || CAST(CAST(floor({age} / 5) * 5 + 4 AS INTEGER) AS VARCHAR) END"""
-
-
-def age_group(age_sql: str) -> str:
-    return AGE_GROUP.format(age=f"({age_sql})")
 
 
 def _date(day_sql: str) -> str:
@@ -146,7 +137,7 @@ def build_flows(con: Any, min_cell: int) -> None:
     """``flows``: events per cell; ``expected_count`` and its 90% interval (``expected_low``,
     ``expected_high``) over the presence model's paths (``pipelines.uncertainty``), each
     event weighted by the nowcast for the events not yet decided or not yet visible."""
-    age = age_group("year(event_date) - birth_year")
+    age = age_group_sql("year(event_date) - birth_year")
     cells = ("rule", "year", "event_type", "citizenship", "sex", "age_group", "country",
              "status")
     same = " AND ".join(f"c.{c} IS NOT DISTINCT FROM x.{c}" for c in cells)
@@ -172,7 +163,7 @@ def build_flows(con: Any, min_cell: int) -> None:
 
 def build_stocks(con: Any, window_start_year: int, as_of: int, min_cell: int) -> None:
     """Usual residents on 1 January of each year in the window, by rule."""
-    age = age_group("year(d.reference_date) - p.birth_year")
+    age = age_group_sql("year(d.reference_date) - p.birth_year")
     create_table(con, "stocks", "stocks_cells", render(f"""
         WITH dates AS (
             SELECT make_date(CAST(y AS INTEGER), 1, 1) AS reference_date
@@ -210,7 +201,7 @@ def official_tables(con: Any, out: Path, min_cell: int, rounding_seed: int | Non
     """Write ``out/NAME.parquet`` and ``.csv`` for each official table; return the number
     of suppressed cells per table. Confirmed events only (provisional ones are in
     ``flows``); stocks of usual residents on 1 January."""
-    age = age_group("year(event_date) - birth_year")
+    age = age_group_sql("year(event_date) - birth_year")
     specs = []
     for kind, country in (("immigration", "previous"), ("emigration", "next")):
         for column, classifier in (("citizenship", "citizenship"),

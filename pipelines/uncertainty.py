@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipelines.groups import age_group_sql
 from pipelines.rules import Rule, RuleParameters, create_events, last_complete_year
 from schemas.sql import create_table, from_day_number, render
 
@@ -92,13 +93,15 @@ def build_sampled_events(con: Any, rules: tuple[Rule, ...], params: RuleParamete
 
 
 def build_model_error(con: Any, rules: tuple[Rule, ...], params: RuleParameters,
-                      window_start: int, as_of: int, pin_days: int = PIN_DAYS) -> None:
+                      window_start: int, as_of: int, pin_days: int = PIN_DAYS,
+                      least_pinned: int = LEAST_PINNED, least_kept: float = LEAST_KEPT
+                      ) -> None:
     """``model_error`` per rule, type and person group (citizens, foreigners): the held-out
     persons' events over the complete years with their crossings (``events_with``, of which
-    ``events_pinned`` had a crossing in their direction within ``PIN_DAYS``) and without
+    ``events_pinned`` had a crossing in their direction within ``pin_days``) and without
     (``events_without``); ``shift``, the events gained per pinned event, and
     ``variance_per_event``, the years' scatter about it per pinned event (both null below
-    ``LEAST_PINNED`` pinned events); group -1 is all persons, whose shift stands in for a
+    ``least_pinned`` pinned events); group -1 is all persons, whose shift stands in for a
     group's where that is null. And ``model_error_by_year`` per rule, year and type,
     summed over the groups measured: ``unpinned_share`` of the cell's events,
     ``shift_rate`` (the cell's expected count moves by minus this share of itself),
@@ -170,8 +173,8 @@ def build_model_error(con: Any, rules: tuple[Rule, ...], params: RuleParameters,
                CASE WHEN events_pinned >= {{least}}
                     THEN spread / events_pinned END AS variance_per_event
         FROM totals LEFT JOIN spread USING (rule, event_type, person_group)""",
-        window_start=window_start, last_year=last_year, least=LEAST_PINNED))
-    create_table(con, "model error", "model_error_by_year", f"""
+        window_start=window_start, last_year=last_year, least=int(least_pinned)))
+    create_table(con, "model error", "model_error_by_year", render("""
         WITH shares AS (   -- per group: the share of the cell's events no crossing dates
             SELECT e.rule, e.year, e.event_type, e.person_group,
                    count(*) FILTER (WHERE NOT e.pinned) / any_value(c.n) AS unpinned_share
@@ -199,15 +202,10 @@ def build_model_error(con: Any, rules: tuple[Rule, ...], params: RuleParameters,
               ON a.rule = g.rule AND a.event_type = g.event_type AND a.person_group = -1
             WHERE g.person_group >= 0) AS m USING (rule, event_type, person_group),
         LATERAL (   -- found = true * (1 + shift): each event found stands for 1 / (1 + shift)
-            SELECT 1 / GREATEST(1 + m.shift, {LEAST_KEPT}) AS scale,
-                   1 / GREATEST(1 + m.shift, {LEAST_KEPT}) - 1 AS gain) AS g
+            SELECT 1 / GREATEST(1 + m.shift, {least_kept}) AS scale,
+                   1 / GREATEST(1 + m.shift, {least_kept}) - 1 AS gain) AS g
         WHERE m.shift IS NOT NULL
-        GROUP BY ALL""")
-
-
-_AGE = """CASE WHEN {age} IS NULL OR {age} < 0 THEN NULL WHEN {age} >= 85 THEN '85+'
-     ELSE CAST(CAST(floor({age} / 5) * 5 AS INTEGER) AS VARCHAR) || '-'
-          || CAST(CAST(floor({age} / 5) * 5 + 4 AS INTEGER) AS VARCHAR) END"""
+        GROUP BY ALL""", least_kept=float(least_kept)))
 
 
 def build_flow_intervals(con: Any, samples: int, window_start: int, as_of: int,
@@ -217,7 +215,7 @@ def build_flow_intervals(con: Any, samples: int, window_start: int, as_of: int,
     the model's own error (``model_error_by_year``); ``paths_expected``, ``paths_low`` and
     ``paths_high`` are the paths' alone (the mean, 5% and 95% points)."""
     year = "year(DATE '1970-01-01' + CAST(e.event_day AS INTEGER))"
-    age = _AGE.format(age=f"({year} - p.birth_year)")
+    age = age_group_sql(f"{year} - p.birth_year")
     create_table(con, "flow intervals", "event_weight_by_age", render("""
         SELECT e.rule, e.event_type, e.status,
                CAST(({as_of} - e.event_day) / {band} AS INTEGER) AS band,

@@ -21,8 +21,7 @@ def d(text: str) -> int:
 
 
 @pytest.fixture()
-def con(monkeypatch):
-    monkeypatch.setattr(uncertainty, "LEAST_PINNED", 1)  # a handful of events, by hand
+def con():
     con = duckdb.connect()
     # Citizens A, C, D held out; F, a citizen, and E, a foreigner, not. With their crossings
     # the model found emigrations of A, C, E and F in 2017 and of D in 2018; A's, C's and
@@ -55,7 +54,7 @@ def con(monkeypatch):
 
 def test_the_shift_is_the_events_lost_per_event_a_crossing_dated(con):
     uncertainty.build_model_error(con, ("continuous_12",), RuleParameters(), WINDOW_START,
-                                  AS_OF)
+                                  AS_OF, least_pinned=1)  # a handful of events, by hand
     row = con.sql("""SELECT held_out_persons, events_with, events_pinned, events_without,
                             shift, variance_per_event
                      FROM model_error WHERE event_type = 'emigration'
@@ -77,7 +76,7 @@ def test_the_shift_is_the_events_lost_per_event_a_crossing_dated(con):
 
 def test_each_cell_takes_the_shift_of_its_undated_events_group_else_all(con):
     uncertainty.build_model_error(con, ("continuous_12",), RuleParameters(), WINDOW_START,
-                                  AS_OF)
+                                  AS_OF, least_pinned=1)  # a handful of events, by hand
     rows = {y: r for y, *r in con.sql("""
         SELECT year, unpinned_share, shift_rate, variance_rate, squared_rate
         FROM model_error_by_year WHERE event_type = 'emigration'""").fetchall()}
@@ -92,9 +91,8 @@ def test_each_cell_takes_the_shift_of_its_undated_events_group_else_all(con):
     assert rows[2018][0] == pytest.approx(0.0)  # D's emigration was dated
 
 
-def test_too_few_dated_events_measure_nothing(con, monkeypatch):
-    monkeypatch.setattr(uncertainty, "LEAST_PINNED", 4)
+def test_too_few_dated_events_measure_nothing(con):
     uncertainty.build_model_error(con, ("continuous_12",), RuleParameters(), WINDOW_START,
-                                  AS_OF)
+                                  AS_OF, least_pinned=4)
     assert {s for (s,) in con.sql("SELECT shift FROM model_error").fetchall()} == {None}
     assert con.sql("SELECT count(*) FROM model_error_by_year").fetchone()[0] == 0

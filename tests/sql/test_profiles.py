@@ -46,3 +46,10 @@ def test_a_record_id_holding_the_separator_stays_whole():
     assert sorted(con.sql("SELECT struct_extract(representative, 'source'), "
                           "struct_extract(representative, 'record_id') FROM profiles")
                   .fetchall()) == [("activity", "2020|17"), ("census", "c|1")]
+
+
+def test_values_holding_the_separator_never_make_two_identities_one():
+    # a person_key is the user's: whatever characters it holds, two keys are two identities
+    profile = _profiles([("activity", "1", {**NAMES, "person_key": "K|"}),
+                         ("activity", "2", {**NAMES, "person_key": "K"})])
+    assert profile["activity|1"] != profile["activity|2"]
