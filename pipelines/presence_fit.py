@@ -23,6 +23,7 @@ import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
 from pipelines import presence_data as pdata
+from pipelines import presence_em as em
 from pipelines import presence_evidence as ev
 from pipelines import presence_model as pm
 from pipelines.presence import MIN_EVIDENCE_DAYS
@@ -106,20 +107,20 @@ def fit(con: Any, grid: pm.Grid, settings: PresenceSettings) -> pm.ModelParamete
     params = pm.ModelParameters()
     started = time.perf_counter()
 
-    def expect(persons: pm.Persons) -> tuple[pm.Statistics, tuple[np.ndarray, ...]]:
-        stats = pm.Statistics()
+    def expect(persons: pm.Persons) -> tuple[em.Statistics, tuple[np.ndarray, ...]]:
+        stats = em.Statistics()
         post = pm.forward_backward(persons, grid, params)
-        pm.accumulate(stats, persons, grid, post)
-        return stats, pm.update_person_rates(persons, grid, post, params)
+        em.accumulate(stats, persons, grid, post)
+        return stats, em.update_person_rates(persons, grid, post, params)
 
     with ThreadPoolExecutor(settings.workers) as pool:
         for iteration in range(settings.em_iterations):
             parts = list(pool.map(expect, sample))
-            stats = pm.Statistics.total([part for part, _ in parts])
+            stats = em.Statistics.total([part for part, _ in parts])
             counts, exposure, recorded, moves = (
                 np.concatenate(x) for x in zip(*(t for _, t in parts), strict=True))
-            params = pm.maximise(stats, params)
-            params = pm.fit_priors(counts, exposure, recorded, moves, params)
+            params = em.maximise(stats, params)
+            params = em.fit_priors(counts, exposure, recorded, moves, params)
             log.info("presence model: EM iteration %d, log-likelihood %.1f (%d persons, "
                      "%.0f s)", iteration + 1, stats.log_likelihood, int(keep.sum()),
                      time.perf_counter() - started)
@@ -172,7 +173,7 @@ def _decode_chunk(con: Any, grid: pm.Grid, params: pm.ModelParameters,
     persons = pdata.load_persons(con.cursor(), grid, index)
     for _ in range(settings.person_passes):
         post = pm.forward_backward(persons, grid, params, transitions=False)
-        pm.update_person_rates(persons, grid, post, params)
+        em.update_person_rates(persons, grid, post, params)
     post = pm.forward_backward(persons, grid, params, keep=True, transitions=False,
                                moves=False)
     probability = pm.presence_probability(post)
@@ -260,7 +261,7 @@ def _without_crossings(persons: pm.Persons, rows: np.ndarray, grid: pm.Grid,
     part.crossing_coverage = part.crossing_coverage.copy()
     for _ in range(settings.person_passes):
         post = pm.forward_backward(part, grid, params, transitions=False)
-        pm.update_person_rates(part, grid, post, params)
+        em.update_person_rates(part, grid, post, params)
     post = pm.forward_backward(part, grid, params, transitions=False, moves=False)
     return stays_from_weeks(part, pm.presence_probability(post), settings.present_above)
 
