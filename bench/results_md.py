@@ -35,14 +35,16 @@ def generalisation(name: str, result: dict) -> list[str]:
              "decoded events' count and of the model's expected count; register-only: the "
              "registrations from abroad and deregistrations offices publish; intervals: cells "
              "(rule, year, type) whose 90% interval held the truth; documented: events F1 of "
-             "the persons some register or permit holds (undocumented immigrants apart), "
-             "where the world has some.", "",
-             "| world | F1 c12 | F1 12/16 | documented F1 c12 | flow err c12 | expected err c12 "
+             "the persons some register or permit holds, and their flows' error (undocumented "
+             "immigrants apart), where the world has some.", "",
+             "| world | F1 c12 | F1 12/16 | documented F1 c12 | flow err c12 "
+             "| documented flow err c12 | expected err c12 "
              "| register-only c12 | over-coverage pp | exact persons | intervals held |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in result["worlds"]:
         if "failed" in row:
-            lines.append(f"| {_world_name(row)} | failed at {row['failed']} | | | | | | | | |")
+            lines.append(f"| {_world_name(row)} | failed at {row['failed']} "
+                         "| | | | | | | | | |")
             continue
         cells = row.get("flow_interval_cells")
         held = f"{cells[0]}/{cells[1]}" if cells and cells[1] else "–"
@@ -51,6 +53,7 @@ def generalisation(name: str, result: dict) -> list[str]:
             f"| {_f(row['events_f1_12_of_16'])} "
             f"| {_f(row.get('documented_events_f1_continuous_12'))} "
             f"| {_f(row['flow_error_continuous_12'])} "
+            f"| {_f(row.get('documented_flow_error_continuous_12'))} "
             f"| {_f(row.get('expected_flow_error_continuous_12'))} "
             f"| {_f(row.get('register_only_error_continuous_12'))} "
             f"| {_f(row.get('over_coverage_error_pp'), 2)} | {_f(row['exact_person_rate'])} "

@@ -165,6 +165,10 @@ def _evaluate(con: Any, out: Path, truth: Path, tolerance_days: int) -> dict[str
         result["patterns"] = _patterns(con, out, truth, window_start, as_of)
     result["annual_flows"] = _annual_flows(con, window_start, as_of,
                                            run["rule_parameters"]["tw"])
+    if by_documentation:
+        result["annual_flows"]["documented_mean_absolute_relative_error"] = _annual_flows(
+            con, window_start, as_of, run["rule_parameters"]["tw"],
+            "documentation")["mean_absolute_relative_error"]
     intervals = (json.loads((out / "quality.json").read_text()).get("flow_intervals")
                  if (out / "quality.json").exists() else None)
     if intervals:
@@ -456,19 +460,27 @@ def _mirror_coverage(out: Path, truth: Path) -> dict[str, Any] | None:
             "large_partners": int(big.sum())}
 
 
-def _annual_flows(con: Any, window_start: str, as_of: str, tw: int) -> dict[str, Any]:
+def _annual_flows(con: Any, window_start: str, as_of: str, tw: int,
+                  documented: str | None = None) -> dict[str, Any]:
+    """Predicted against true confirmed counts per rule, year and type over the complete
+    years. ``documented`` (a table of true persons with ``undocumented``): the same counted
+    over the persons some register or permit holds only (a predicted person owned by no
+    true person counts as documented)."""
     last_year = last_complete_year(dt.date.fromisoformat(as_of), tw)
     first_year = dt.date.fromisoformat(window_start).year
+    kept = "TRUE" if documented is None else "NOT COALESCE(d.undocumented, FALSE)"
+    joined = "" if documented is None else \
+        f"LEFT JOIN {documented} AS d ON d.true_person_id = e.true_person_id"
     rows = db.rows(con, "evaluate",
                    f"""
         WITH p AS (SELECT rule, year(event_date) AS year, event_type, count(*) AS n
-                   FROM predicted GROUP BY ALL),
+                   FROM predicted AS e {joined} WHERE {kept} GROUP BY ALL),
              a AS (SELECT rule, year(event_date) AS year, event_type, count(*) AS n
-                   FROM actual GROUP BY ALL)
+                   FROM actual AS e {joined} WHERE {kept} GROUP BY ALL)
         SELECT a.rule, a.year, a.event_type, coalesce(p.n, 0) AS predicted, a.n AS actual
         FROM a LEFT JOIN p USING (rule, year, event_type)
-        WHERE a.year BETWEEN {first_year} AND {last_year}
-        ORDER BY ALL""")
+        WHERE a.year BETWEEN ? AND ?
+        ORDER BY ALL""", [first_year, last_year])
     table = [{"rule": r, "year": y, "event_type": t, "predicted": p, "actual": a,
               "relative_error": (p - a) / a if a else None} for r, y, t, p, a in rows]
     summary = {}
@@ -608,4 +620,7 @@ def format_evaluation(result: dict[str, Any]) -> str:
                          f"{flows['complete_years'][0]}-{flows['complete_years'][1]}"
                          + (f" (register only: {register_only:.3f})"
                             if register_only is not None else ""))
+            documented = flows.get("documented_mean_absolute_relative_error", {}).get(rule)
+            if documented is not None:
+                lines.append(f"  of documented persons: {documented:.3f}")
     return "\n".join(lines)
