@@ -85,8 +85,10 @@ def _level_case(comparison: dict[str, Any]) -> str:
 
 
 def namesake_u(con: Any, comparisons: list[dict[str, Any]], key: str, stratum_sql: str,
-               earlier: list[str]) -> tuple[int, list[list[int]]]:
-    """Sampled two-person pairs of the stratum (profiles sharing the name ``key``), and the
+               earlier: list[str], years_apart: int = MIN_YEARS_APART,
+               profiles_per_key: int = PROFILES_PER_KEY) -> tuple[int, list[list[int]]]:
+    """Sampled two-person pairs of the stratum (profiles sharing the name ``key``, born
+    ``years_apart`` at least apart, ``profiles_per_key`` at most sampled per key), and the
     count of them at each non-null level of each comparison."""
     columns = {"unique_id", "birth_year_any", key}.union(
         *(_columns(lv["sql_condition"]) for c in comparisons for lv in c["comparison_levels"]),
@@ -103,8 +105,8 @@ def namesake_u(con: Any, comparisons: list[dict[str, Any]], key: str, stratum_sq
         pairs AS (
             SELECT {select} FROM keyed AS l JOIN keyed AS r
               ON l."{key}" = r."{key}" AND l.unique_id < r.unique_id
-             AND l.rn <= {PROFILES_PER_KEY} AND r.rn <= {PROFILES_PER_KEY}
-             AND abs(l.birth_year_any - r.birth_year_any) >= {MIN_YEARS_APART}
+             AND l.rn <= {int(profiles_per_key)} AND r.rn <= {int(profiles_per_key)}
+             AND abs(l.birth_year_any - r.birth_year_any) >= {int(years_apart)}
         )
         SELECT {cases}, count(*) AS n FROM pairs
         WHERE {stratum_sql} AND {outside_earlier}
@@ -119,9 +121,13 @@ def namesake_u(con: Any, comparisons: list[dict[str, Any]], key: str, stratum_sq
 
 
 def condition_on_names(con: Any, model_json: dict[str, Any], available: set[str],
-                       floor: float) -> dict[str, Any]:
+                       floor: float, years_apart: int = MIN_YEARS_APART,
+                       profiles_per_key: int = PROFILES_PER_KEY, min_pairs: int = MIN_PAIRS,
+                       pseudo_pairs: float = PSEUDO_PAIRS) -> dict[str, Any]:
     """Split the ``CONDITIONED`` comparisons of a trained model by name agreement, with u
-    estimated among namesakes (module docstring); ``floor`` is the smallest u."""
+    estimated among namesakes (module docstring); ``floor`` is the smallest u. A stratum
+    with fewer than ``min_pairs`` sampled pairs keeps the unconditional u, which weighs as
+    ``pseudo_pairs`` pairs in the others."""
     model_json = copy.deepcopy(model_json)
     comparisons = [c for c in model_json["comparisons"]
                    if c["output_column_name"] in CONDITIONED]
@@ -130,17 +136,18 @@ def condition_on_names(con: Any, model_json: dict[str, Any], available: set[str]
         return model_json
     split: list[list[dict[str, Any]]] = [[] for _ in comparisons]
     for s, (label, key, sql) in enumerate(layers):
-        total, counts = namesake_u(con, comparisons, key, sql, [q for _, _, q in layers[:s]])
+        total, counts = namesake_u(con, comparisons, key, sql, [q for _, _, q in layers[:s]],
+                                   years_apart, profiles_per_key)
         log.info("linkage: u given %s from %d pairs of two persons", label, total)
         for i, comparison in enumerate(comparisons):
             levels = non_null_levels(comparison)
             seen = sum(counts[i])
-            if seen < MIN_PAIRS:
+            if seen < min_pairs:
                 continue
             for level, count in zip(levels, counts[i], strict=True):
                 # a level random sampling never met has no u: the floor stands in for it
                 unconditional = level.get("u_probability") or floor
-                u = (count + PSEUDO_PAIRS * unconditional) / (seen + PSEUDO_PAIRS)
+                u = (count + pseudo_pairs * unconditional) / (seen + pseudo_pairs)
                 condition = level["sql_condition"]
                 split[i].append({
                     **level,

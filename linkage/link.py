@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from linkage import model
+from linkage import dependence, model
 from linkage.backend import Scorer
 from linkage.persons import cluster_profiles, person_evidence, person_tables
 from linkage.profiles import IDENTITY, build_profiles, identity_records_sql, standardise_names
-from linkage.scoring import train_and_score
+from linkage.scoring import UNSEEN_LEVEL_M, train_and_score
 from schemas import sql as db
 from schemas.contract import SOURCES
 from schemas.errors import ConfigError
@@ -72,6 +72,16 @@ class LinkageSettings:
     extra_comparisons: dict[str, Any] = field(default_factory=dict)
     # more prediction blocking rules: each a list of columns (extra or identity) that agree
     extra_blocking: tuple[tuple[str, ...], ...] = ()
+    # u of sex, origin and locality among namesakes (``linkage.dependence``): pairs of
+    # profiles sharing a name key and born this many years apart at least (two persons for
+    # sure), at most this many profiles sampled per key, a stratum with fewer pairs keeps
+    # the unconditional u, which also weighs as this many pairs in every stratum's
+    namesake_years_apart: int = dependence.MIN_YEARS_APART
+    namesake_profiles_per_key: int = dependence.PROFILES_PER_KEY
+    namesake_min_pairs: int = dependence.MIN_PAIRS
+    namesake_pseudo_pairs: float = dependence.PSEUDO_PAIRS
+    # m of a comparison level no EM session could estimate (at most 1 / profiles)
+    unseen_level_m: float = UNSEEN_LEVEL_M
 
     def __post_init__(self) -> None:
         extra = {}
@@ -103,6 +113,16 @@ class LinkageSettings:
         object.__setattr__(self, "duplicate_free", free)
         if not 0 < self.threshold < 1:
             raise ConfigError(f"threshold={self.threshold!r}: need a probability in (0, 1)")
+        for name in ("namesake_years_apart", "namesake_profiles_per_key", "namesake_min_pairs"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)!r}: need a whole number of at "
+                                  "least 1")
+        if not self.namesake_pseudo_pairs >= 0:
+            raise ConfigError(f"namesake_pseudo_pairs={self.namesake_pseudo_pairs!r}: need a "
+                              "number of at least 0")
+        if not 0 < self.unseen_level_m < 1:
+            raise ConfigError(f"unseen_level_m={self.unseen_level_m!r}: need a probability "
+                              "in (0, 1)")
         if self.max_block < 2:
             raise ConfigError(f"max_block={self.max_block!r}: need at least 2")
 

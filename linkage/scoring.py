@@ -269,9 +269,13 @@ def _train(con: Any, linker: Linker, settings: LinkageSettings, non_null: set[st
             # sessions still train, and regularise_m fills what none could estimate
             log.warning("linkage: an EM session was skipped: %s", str(error).split(".")[0])
     trained = regularise_m(linker.misc.save_model_to_json(out_path=None, overwrite=True),
-                           unseen_m=min(UNSEEN_LEVEL_M, 1 / max(n_profiles, 1)))
+                           unseen_m=min(settings.unseen_level_m, 1 / max(n_profiles, 1)))
     trained = deduct_matches_from_u(trained, floor=0.5 / settings.u_max_pairs)
-    return condition_on_names(con, trained, non_null, floor=0.5 / settings.u_max_pairs)
+    return condition_on_names(con, trained, non_null, floor=0.5 / settings.u_max_pairs,
+                              years_apart=settings.namesake_years_apart,
+                              profiles_per_key=settings.namesake_profiles_per_key,
+                              min_pairs=settings.namesake_min_pairs,
+                              pseudo_pairs=settings.namesake_pseudo_pairs)
 
 
 def block_keys(con: Any, rules: list[model.BlockingRule], max_block: int) -> None:

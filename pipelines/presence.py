@@ -126,10 +126,11 @@ def _days(col: str) -> str:
     return _DAYS.format(col=col)
 
 
-def build_evidence(con: Any, typed: dict[str, str]) -> None:
+def build_evidence(con: Any, typed: dict[str, str], expiry_days: int = EXPIRY_DAYS) -> None:
     """Tables ``evidence_point``, ``evidence_break``, ``cover_spell`` keyed by person_id: the
     evidence as dated facts, for who is observed at all (``build_observed``), the first
-    evidence of each person, the register figures and ``miglink explain``."""
+    evidence of each person, the register figures and ``miglink explain``. A registration
+    ending ``expiry_days`` at most from a permit's expiry ended with it (no break)."""
     for table, sql, cols, keep in (
         ("cover_spell", cover_spells_sql(typed),
          f"{_days('e.spell_start')} AS spell_start, {_days('e.spell_end')} AS spell_end, "
@@ -138,7 +139,7 @@ def build_evidence(con: Any, typed: dict[str, str]) -> None:
          "e.day IS NOT NULL"),
         ("evidence_break", evidence_breaks_sql(typed), f"{_days('e.day')} AS day, e.kind",
          "e.day IS NOT NULL AND (e.kind <> 'registration_end'"
-         + _NOT_AN_EXPIRY.format(day=_days("e.day"), expiry_days=EXPIRY_DAYS) + ")"),
+         + _NOT_AN_EXPIRY.format(day=_days("e.day"), expiry_days=int(expiry_days)) + ")"),
     ):
         create_table(con, "evidence", table, f"""
             SELECT pr.person_id, {cols}
@@ -151,7 +152,7 @@ def build_evidence(con: Any, typed: dict[str, str]) -> None:
         SELECT person_id, spell_start, 'permit_renewal'
         FROM """ + _PERMITS + """
         WHERE abs(spell_start - reach) <= {expiry_days}""",
-        open_end=OPEN_END, expiry_days=EXPIRY_DAYS))
+        open_end=OPEN_END, expiry_days=int(expiry_days)))
 
 
 OPEN_END = 10**7  # a day number beyond any date

@@ -103,11 +103,17 @@ def _rate(events: np.ndarray, exposure: np.ndarray, prior: np.ndarray,
     return (events + weight * prior) / (exposure + weight)
 
 
-def maximise(stats: Statistics, p: ModelParameters) -> ModelParameters:
-    """The M-step: every rate from the expected counts, pulled a little to its prior."""
+def maximise(stats: Statistics, p: ModelParameters, prior_weeks: float = PSEUDO_WEEKS
+             ) -> ModelParameters:
+    """The M-step: every rate from the expected counts, pulled a little to its prior (its
+    value so far, weighing as ``prior_weeks`` person-weeks)."""
+
+    def rate(events: np.ndarray, exposure: np.ndarray, prior: np.ndarray) -> np.ndarray:
+        return _rate(events, exposure, prior, prior_weeks)
+
     q = dataclasses.replace(p)
     prior_a = np.stack([_initial_transitions()] * len(GROUPS))
-    counts = stats.transitions + PSEUDO_WEEKS * prior_a
+    counts = stats.transitions + prior_weeks * prior_a
     counts *= ALLOWED
     q.transitions = counts / counts.sum(2, keepdims=True)
     init = stats.initial + 1.0
@@ -117,35 +123,35 @@ def maximise(stats: Statistics, p: ModelParameters) -> ModelParameters:
     aliens = j.sum((0, 2, 3))
     permit = j.sum((0, 1, 3))
     survey = j.sum((0, 1, 2))
-    q.register_end = _rate(reg[REG_ENDS], reg[REG_STAYS] + reg[REG_ENDS], p.register_end)
+    q.register_end = rate(reg[REG_ENDS], reg[REG_STAYS] + reg[REG_ENDS], p.register_end)
     starts = reg[REG_STARTS_FROM_ABROAD] + reg[REG_STARTS]
-    q.register_start = _rate(starts, starts + reg[UNREG_STAYS], p.register_start)
+    q.register_start = rate(starts, starts + reg[UNREG_STAYS], p.register_start)
     q.register_from_abroad = _rate(reg[REG_STARTS_FROM_ABROAD], starts, p.register_from_abroad,
                                    weight=2.0)
-    q.aliens_end = _rate(aliens[REG_ENDS], aliens[REG_STAYS] + aliens[REG_ENDS], p.aliens_end)
+    q.aliens_end = rate(aliens[REG_ENDS], aliens[REG_STAYS] + aliens[REG_ENDS], p.aliens_end)
     a_starts = aliens[REG_STARTS_FROM_ABROAD] + aliens[REG_STARTS]
-    q.aliens_start = _rate(a_starts, a_starts + aliens[UNREG_STAYS], p.aliens_start)
+    q.aliens_start = rate(a_starts, a_starts + aliens[UNREG_STAYS], p.aliens_start)
     held = permit[PERMIT_VALID] + permit[PERMIT_RENEWED] + permit[PERMIT_ENDS] \
         + permit[PERMIT_RESTARTS]
-    q.permit_end = _rate(permit[PERMIT_ENDS], held, p.permit_end)
-    q.permit_renewal = _rate(permit[PERMIT_RENEWED], held, p.permit_renewal)
-    q.permit_restart = _rate(permit[PERMIT_RESTARTS], held, p.permit_restart)
-    q.permit_start = _rate(permit[PERMIT_STARTS], permit[PERMIT_STARTS] + permit[NO_PERMIT],
+    q.permit_end = rate(permit[PERMIT_ENDS], held, p.permit_end)
+    q.permit_renewal = rate(permit[PERMIT_RENEWED], held, p.permit_renewal)
+    q.permit_restart = rate(permit[PERMIT_RESTARTS], held, p.permit_restart)
+    q.permit_start = rate(permit[PERMIT_STARTS], permit[PERMIT_STARTS] + permit[NO_PERMIT],
                            p.permit_start)
-    q.survey_interview = _rate(survey[SURVEY_INTERVIEW],
+    q.survey_interview = rate(survey[SURVEY_INTERVIEW],
                                survey[SURVEY_INTERVIEW] + survey[SURVEY_NONE],
                                p.survey_interview)
     q.census_enumerated = _rate(stats.census[0], stats.census[1], p.census_enumerated,
                                 weight=2.0)
-    multiplier = _rate(stats.activity_counts, stats.activity_expected, p.activity_multiplier)
+    multiplier = rate(stats.activity_counts, stats.activity_expected, p.activity_multiplier)
     for tied in (SILENT, GHOST):  # one shared rate each
-        multiplier[tied] = _rate(stats.activity_counts[tied].sum(),
+        multiplier[tied] = rate(stats.activity_counts[tied].sum(),
                                  stats.activity_expected[tied].sum(),
                                  p.activity_multiplier[tied][0])
     multiplier[LEAVING] = multiplier[IN]  # still living here: the person's own rate
     multiplier[NEW_U] = multiplier[NEW]
     q.activity_multiplier = multiplier / multiplier[IN]
-    q.crossing_error = float(_rate(np.array(stats.stay_errors[0]),
+    q.crossing_error = float(rate(np.array(stats.stay_errors[0]),
                                    np.array(stats.stay_errors[1]),
                                    np.array(p.crossing_error))[()])
     q.log_likelihood = [*p.log_likelihood, stats.log_likelihood]

@@ -89,9 +89,12 @@ def _day(col: str) -> str:
 
 
 def build_presence_evidence(con: Any, typed: dict[str, str], country: str, g0: int,
-                            as_of: int, open_end: int) -> None:
+                            as_of: int, open_end: int, join_days: int = JOIN_DAYS,
+                            renewal_days: int = RENEWAL_DAYS) -> None:
     """Tables ``presence_person``, ``presence_count`` and ``presence_period`` (see the
-    module's docstring) for the time grid starting on day ``g0``, evidence up to ``as_of``."""
+    module's docstring) for the time grid starting on day ``g0``, evidence up to ``as_of``;
+    registrations ``join_days`` apart at most are one period, a permit starting
+    ``renewal_days`` at most after the last one's end renews it."""
     deaths = ("SELECT CAST(NULL AS VARCHAR) AS person_id, 0 AS death_day WHERE FALSE"
               if "population_register" not in typed else f"""
               SELECT pr.person_id, min({_day('r.deregistration_date')}) AS death_day
@@ -185,5 +188,5 @@ def build_presence_evidence(con: Any, typed: dict[str, str], country: str, g0: i
                    WHERE NOT starts_period AND abs(start_day - reach) > {adjoin_days}), [])
                    AS restarts
         FROM numbered GROUP BY person_idx, process, period ORDER BY person_idx""",
-        join_days=JOIN_DAYS, adjoin_days=RENEWAL_DAYS, as_of=as_of,
+        join_days=int(join_days), adjoin_days=int(renewal_days), as_of=as_of,
         permit=RESIDENCE_PERMIT, register=POPULATION_REGISTER))

@@ -26,7 +26,7 @@ from pipelines import presence_data as pdata
 from pipelines import presence_em as em
 from pipelines import presence_evidence as ev
 from pipelines import presence_model as pm
-from pipelines.presence import MIN_EVIDENCE_DAYS
+from pipelines.presence import EXPIRY_DAYS, MIN_EVIDENCE_DAYS
 from pipelines.uncertainty import LEAST_KEPT, LEAST_PINNED, MATCH_DAYS, PIN_DAYS
 from schemas.progress import Progress
 from schemas.sql import create_table, render, run_stage
@@ -60,7 +60,12 @@ class PresenceSettings:
     persons that a crossing dates, in a person group, needed to measure the model's error
     there (else all persons' stands in); ``model_error_least_kept``: a measured error is
     read as keeping at least this share of the events (each event found standing for at
-    most 1 / this)."""
+    most 1 / this). ``period_join_days``: registrations (and permits) of a person this
+    close together are one period of registration (a move within the register, a permit's
+    short lapse); ``permit_renewal_days``: a permit starting this close to the last one's
+    end renews it; ``expiry_days``: a registration ending this close to a permit's expiry
+    ended with the permit (no sign of a departure); ``prior_weeks``: in EM, each rate's
+    value so far weighs as this many person-weeks against the data."""
 
     em_iterations: int = 10
     fit_persons: int = 20000
@@ -78,17 +83,26 @@ class PresenceSettings:
     pin_days: int = PIN_DAYS
     model_error_min_events: int = LEAST_PINNED
     model_error_least_kept: float = LEAST_KEPT
+    period_join_days: int = ev.JOIN_DAYS
+    permit_renewal_days: int = ev.RENEWAL_DAYS
+    expiry_days: int = EXPIRY_DAYS
+    prior_weeks: float = em.PSEUDO_WEEKS
 
     def __post_init__(self) -> None:
         for name in ("em_iterations", "fit_persons", "chunk_persons", "person_passes",
                      "samples", "workers", "min_evidence_days", "same_event_days",
-                     "pin_days", "model_error_min_events"):
+                     "pin_days", "model_error_min_events", "period_join_days"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {name}={getattr(self, name)!r}")
         if not 0 < self.present_above < 1:
             raise ValueError(f"present_above must be in (0, 1), got {self.present_above!r}")
         if not 0 <= self.held_out_share <= 1:
             raise ValueError(f"held_out_share must be in [0, 1], got {self.held_out_share!r}")
+        for name in ("permit_renewal_days", "expiry_days"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be at least 0, got {getattr(self, name)!r}")
+        if not self.prior_weeks > 0:
+            raise ValueError(f"prior_weeks must be above 0, got {self.prior_weeks!r}")
         if not 0 < self.model_error_least_kept <= 1:
             raise ValueError("model_error_least_kept must be in (0, 1], got "
                              f"{self.model_error_least_kept!r}")
@@ -119,7 +133,7 @@ def fit(con: Any, grid: pm.Grid, settings: PresenceSettings) -> pm.ModelParamete
             stats = em.Statistics.total([part for part, _ in parts])
             counts, exposure, recorded, moves = (
                 np.concatenate(x) for x in zip(*(t for _, t in parts), strict=True))
-            params = em.maximise(stats, params)
+            params = em.maximise(stats, params, settings.prior_weeks)
             params = em.fit_priors(counts, exposure, recorded, moves, params)
             log.info("presence model: EM iteration %d, log-likelihood %.1f (%d persons, "
                      "%.0f s)", iteration + 1, stats.log_likelihood, int(keep.sum()),
@@ -411,7 +425,9 @@ def build_presence(con: Any, typed: dict[str, str], country: str, as_of: int, g0
     ``observed_from``: per kind of evidence, the day its source began (else its first
     record's week)."""
     earlier = earlier or {}
-    ev.build_presence_evidence(con, typed, country, g0, as_of, open_end=pdata.BEYOND * 7)
+    ev.build_presence_evidence(con, typed, country, g0, as_of, open_end=pdata.BEYOND * 7,
+                               join_days=settings.period_join_days,
+                               renewal_days=settings.permit_renewal_days)
     grid = pdata.make_grid(con, g0, as_of, observed_from)
     weeks = {name: int(grid.week_of(day)) for name, day in earlier.items()}
     # the weekly products are small: one BLAS thread is faster than two fighting over them
@@ -430,19 +446,19 @@ def build_presence(con: Any, typed: dict[str, str], country: str, as_of: int, g0
             "SELECT person_id, stay_no, arrival, departure FROM (" + _DATED_STAYS + ")",
             g0=g0, as_of=day, weeks_table=f"presence_weeks{suffix}",
             paths_table="presence_paths", crossing_table="presence_crossing",
-            adjoin_days=ev.RENEWAL_DAYS, step=pm.STEP_DAYS,
+            adjoin_days=settings.permit_renewal_days, step=pm.STEP_DAYS,
             half=pm.STEP_DAYS // 2))
         if name:
             run_stage(con, "presence", f"DROP TABLE presence_weeks{suffix}")
     create_table(con, "presence", "presence_sampled", render(
         _DATED_STAYS, g0=g0, as_of=as_of, weeks_table="presence_weeks_sampled",
         paths_table="presence_paths_sampled", crossing_table="presence_crossing",
-        adjoin_days=ev.RENEWAL_DAYS, step=pm.STEP_DAYS, half=pm.STEP_DAYS // 2))
+        adjoin_days=settings.permit_renewal_days, step=pm.STEP_DAYS, half=pm.STEP_DAYS // 2))
     create_table(con, "presence", "presence_no_crossing",
                  "SELECT * FROM presence_crossing WHERE FALSE")
     create_table(con, "presence", "presence_held_out", render(
         "SELECT person_id, stay_no, arrival, departure FROM (" + _DATED_STAYS + ")",
         g0=g0, as_of=as_of, weeks_table="presence_weeks_held_out",
         paths_table="presence_paths_held_out", crossing_table="presence_no_crossing",
-        adjoin_days=ev.RENEWAL_DAYS, step=pm.STEP_DAYS, half=pm.STEP_DAYS // 2))
+        adjoin_days=settings.permit_renewal_days, step=pm.STEP_DAYS, half=pm.STEP_DAYS // 2))
     return params

@@ -274,7 +274,7 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
     model_file = work / "presence_model.json"
 
     def presence() -> dict[str, int]:
-        presence_stage.build_evidence(con, typed)
+        presence_stage.build_evidence(con, typed, config.presence.expiry_days)
         fitted = presence_fit.build_presence(
             con, typed, country, T,
             presence_fit.grid_start(day_number(window_start), sol_day), config.presence,
