@@ -29,9 +29,12 @@ class PatternSettings:
     temporary_min_days: int = 90  # a stay this long, and shorter than tm, is temporary
     circular_events: int = 3  # this many migration events ...
     circular_years: int = 10  # ... within this many years make a circular migrant
+    # a foreigners' register entry or a permit this close to an immigration states its purpose
+    purpose_near_days: int = 365
 
     def __post_init__(self) -> None:
-        for name in ("temporary_min_days", "circular_events", "circular_years"):
+        for name in ("temporary_min_days", "circular_events", "circular_years",
+                     "purpose_near_days"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, "
                                  f"got {getattr(self, name)!r}")
@@ -156,14 +159,15 @@ WHERE e.status = 'confirmed' AND e.event_type = 'immigration'
   AND e.event_day BETWEEN {window_start} AND {as_of}
 GROUP BY ALL ORDER BY ALL
 """
-PURPOSE_NEAR_DAYS = 365  # a register entry or permit this close to an immigration states its purpose
 
 
 def immigration_by_stay_purpose(con: Any, typed: dict[str, str], window_start: int,
-                                as_of: int) -> list[dict[str, Any]]:
+                                as_of: int, settings: PatternSettings | None = None
+                                ) -> list[dict[str, Any]]:
     """Confirmed immigrations per rule, year and stay purpose (work, study, family,
     protection, other): the purpose the aliens register or a permit states nearest the
-    arrival, within a year; 'not stated' for citizens and the others."""
+    arrival, within ``purpose_near_days`` (a year); 'not stated' for citizens and the
+    others."""
     # (source, its purpose column, the column dating it)
     stating = (("aliens_register", "stay_purpose", "registration_date"),
                ("residence_permits", "permit_type", "valid_from"))
@@ -179,4 +183,5 @@ def immigration_by_stay_purpose(con: Any, typed: dict[str, str], window_start: i
     # each stay purpose a foreigners' register or a permit states, and when
     create_table(con, "stay purposes", "stay_purposes", " UNION ALL ".join(parts))
     return db.records(con, "stay purposes", render(
-        _PURPOSES, near=PURPOSE_NEAR_DAYS, window_start=window_start, as_of=as_of))
+        _PURPOSES, near=(settings or PatternSettings()).purpose_near_days,
+        window_start=window_start, as_of=as_of))

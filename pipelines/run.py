@@ -358,7 +358,7 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
                                                        config.rule_parameters.tm,
                                                        config.patterns),
         "immigration_by_stay_purpose": patterns.immigration_by_stay_purpose(
-            con, typed, day_number(window_start), T),
+            con, typed, day_number(window_start), T, config.patterns),
         "linkage_bias": linkage_bias.linkage_bias(con, country, as_of.year),
         "parameters": _flat_parameters(config),
         "engine": {"backend": config.engine.backend} | resources.to_json() | (
