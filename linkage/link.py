@@ -84,6 +84,9 @@ class LinkageSettings:
     unseen_level_m: float = UNSEEN_LEVEL_M
 
     def __post_init__(self) -> None:
+        if not isinstance(self.extra_comparisons, dict):
+            raise ConfigError("extra_comparisons must be a table of column = kind, got "
+                              f"extra_comparisons={self.extra_comparisons!r}")
         extra = {}
         for column, spec in dict(self.extra_comparisons).items():
             if not _EXTRA_NAME.match(column) or column in _TAKEN:
@@ -123,6 +126,14 @@ class LinkageSettings:
         if not 0 < self.unseen_level_m < 1:
             raise ConfigError(f"unseen_level_m={self.unseen_level_m!r}: need a probability "
                               "in (0, 1)")
+        if not 0 <= self.score_floor < self.threshold:
+            raise ConfigError(f"score_floor={self.score_floor!r}: need 0 <= score_floor < "
+                              f"threshold ({self.threshold!r})")
+        for name in ("u_max_pairs", "em_max_pairs", "pairs_per_chunk"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name}={getattr(self, name)!r}: need a number above 0")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed={self.seed!r}: need a whole number of at least 0")
         if self.max_block < 2:
             raise ConfigError(f"max_block={self.max_block!r}: need at least 2")
 

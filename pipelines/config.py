@@ -146,10 +146,36 @@ def _section(cls: type, name: str, values: Any) -> Any:
     unknown = set(values) - known
     if unknown:
         raise ConfigError(f"[{name}] has unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    for key, value in values.items():
+        _check_type(name, key, value, _default(cls, key))
     try:
         return cls(**values)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"[{name}]: {error}") from error
+
+
+def _default(cls: type, key: str) -> Any:
+    f = next(f for f in dataclasses.fields(cls) if f.name == key)
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+
+
+def _check_type(section: str, key: str, value: Any, default: Any) -> None:
+    """A value of another kind than the key's default (text for a number, a number for true
+    or false) is refused by name; other checks are the section's own."""
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, kind = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+    elif isinstance(default, float):
+        ok, kind = isinstance(value, int | float) and not isinstance(value, bool), "a number"
+    elif isinstance(default, str):
+        ok, kind = isinstance(value, str), "text"
+    else:
+        return
+    if not ok:
+        raise ConfigError(f"[{section}] {key} must be {kind}, got {key}={value!r}")
 
 
 def _sources(values: Any, base: Path) -> dict[str, SourceFile]:

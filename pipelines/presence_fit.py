@@ -98,7 +98,7 @@ class PresenceSettings:
             raise ValueError(f"present_above must be in (0, 1), got {self.present_above!r}")
         if not 0 <= self.held_out_share <= 1:
             raise ValueError(f"held_out_share must be in [0, 1], got {self.held_out_share!r}")
-        for name in ("permit_renewal_days", "expiry_days"):
+        for name in ("seed", "permit_renewal_days", "expiry_days"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be at least 0, got {getattr(self, name)!r}")
         if not self.prior_weeks > 0:

@@ -45,6 +45,9 @@ class RuleParameters:
             raise ValueError(f"need 0 < tm < tw, got tm={self.tm!r}, tw={self.tw!r}")
         if self.gap_max < 0:
             raise ValueError(f"gap_max must be >= 0, got gap_max={self.gap_max!r}")
+        if not isinstance(self.instant_return, bool):
+            raise ValueError("instant_return must be true or false, got "
+                             f"instant_return={self.instant_return!r}")
 
     @property
     def tn(self) -> int:

@@ -37,6 +37,9 @@ class TableSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ValueError(f"{name} must be a whole number, got {name}={value!r}")
+        if self.rounding_seed < 0:
+            raise ValueError(f"rounding_seed must be at least 0, got "
+                             f"rounding_seed={self.rounding_seed!r}")
         if self.min_cell < 1:
             raise ValueError(f"min_cell must be at least 1, got min_cell={self.min_cell!r}")
         if not isinstance(self.random_rounding, bool):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -113,3 +114,29 @@ def test_nowcast_section(tmp_path):
         path.write_text(f"[nowcast]\n{bad}\n")
         with pytest.raises(ConfigError, match="nowcast"):
             load_config(path, tmp_path)
+
+
+def _wrong_values():
+    """Every key of every section with a value of the wrong kind, or out of range."""
+    sections = {f.name: f.default_factory() for f in dataclasses.fields(RunConfig)
+                if f.default_factory is not dataclasses.MISSING
+                and dataclasses.is_dataclass(f.default_factory())}
+    for section, settings in sections.items():
+        for f in dataclasses.fields(settings):
+            value = getattr(settings, f.name)
+            if isinstance(value, bool):
+                yield section, f.name, '"yes"'
+            elif isinstance(value, int | float):
+                yield section, f.name, '"many"'
+                yield section, f.name, "-5"
+            elif isinstance(value, str):
+                yield section, f.name, "12345"
+
+
+@pytest.mark.parametrize("section,key,value", list(_wrong_values()))
+def test_every_wrong_value_is_refused_by_key_and_value(tmp_path, section, key, value):
+    path = tmp_path / "run.toml"
+    path.write_text(f"[{section}]\n{key} = {value}\n")
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, tmp_path)
+    assert key in str(refused.value) and value.strip('"') in str(refused.value)
