@@ -88,7 +88,21 @@ def _parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="score a run against ground truth")
     ev.add_argument("out", type=Path)
     ev.add_argument("--truth", type=Path, required=True)
+    ev.add_argument("--tolerance-days", type=_days, default=62,
+                    help="an event found this close to the true one, same person and type, "
+                         "is found (default 62)")
     return parser
+
+
+def _days(text: str) -> int:
+    """A whole number of days, at least 0 (for argparse)."""
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise argparse.ArgumentTypeError(f"need a whole number of days, at least 0: {text!r}")
+    return days
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -178,7 +192,7 @@ def _dispatch(args: argparse.Namespace) -> None:
         print(explain(args.out, args.person_id))
     elif args.command == "evaluate":
         from pipelines.evaluate import evaluate, format_evaluation
-        print(format_evaluation(evaluate(args.out, args.truth)))
+        print(format_evaluation(evaluate(args.out, args.truth, args.tolerance_days)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -287,11 +287,13 @@ def candidate_interactions(lists: Sequence[str]) -> list[Pair]:
 
 def estimate_population(table: pd.DataFrame, lists: Sequence[str] | None = None,
                         count: str = "count", criterion: str = "bic", level: float = 0.95,
-                        interactions: Sequence[Pair] | None = None) -> Estimate:
+                        interactions: Sequence[Pair] | None = None,
+                        exhaustive_lists: int = EXHAUSTIVE_LISTS) -> Estimate:
     """The population size from a capture-history table: the model chosen by ``criterion``
     (``"bic"`` or ``"aic"``) among those with all main effects and any two-list
-    interactions, or the model of ``interactions`` if given; with its profile-likelihood
-    interval at ``level``. ``lists`` defaults to every column but ``count``."""
+    interactions (every such model up to ``exhaustive_lists`` lists, stepwise beyond), or
+    the model of ``interactions`` if given; with its profile-likelihood interval at
+    ``level``. ``lists`` defaults to every column but ``count``."""
     if criterion not in ("bic", "aic"):
         raise ValueError(f"criterion must be 'bic' or 'aic', not {criterion!r}")
     lists = tuple(lists or [c for c in table.columns if c != count])
@@ -312,7 +314,7 @@ def estimate_population(table: pd.DataFrame, lists: Sequence[str] | None = None,
             tried[key] = _fit(histories, lists, key, criterion, level=None)
         return tried[key]
 
-    if len(lists) <= EXHAUSTIVE_LISTS:
+    if len(lists) <= exhaustive_lists:
         for k in range(len(pairs) + 1):
             for terms in itertools.combinations(pairs, k):
                 fit(terms)

@@ -32,6 +32,7 @@ from schemas.progress import Progress
 from schemas.sql import create_table, render, run_stage
 
 log = logging.getLogger("miglink")
+AS_OF_WINDOW_DAYS = 700  # days before an earlier as-of date read again with the data up to it
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,10 @@ class PresenceSettings:
     short lapse); ``permit_renewal_days``: a permit starting this close to the last one's
     end renews it; ``expiry_days``: a registration ending this close to a permit's expiry
     ended with the permit (no sign of a departure); ``prior_weeks``: in EM, each rate's
-    value so far weighs as this many person-weeks against the data."""
+    value so far weighs as this many person-weeks against the data;
+    ``as_of_window_days``: presence as of an earlier date (the nowcast's back-test) is read
+    again with the data up to then over this many days before it (earlier, as read with
+    all the data)."""
 
     em_iterations: int = 10
     fit_persons: int = 20000
@@ -87,11 +91,13 @@ class PresenceSettings:
     permit_renewal_days: int = ev.RENEWAL_DAYS
     expiry_days: int = EXPIRY_DAYS
     prior_weeks: float = em.PSEUDO_WEEKS
+    as_of_window_days: int = AS_OF_WINDOW_DAYS
 
     def __post_init__(self) -> None:
         for name in ("em_iterations", "fit_persons", "chunk_persons", "person_passes",
                      "samples", "workers", "min_evidence_days", "same_event_days",
-                     "pin_days", "model_error_min_events", "period_join_days"):
+                     "pin_days", "model_error_min_events", "period_join_days",
+                     "as_of_window_days"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {name}={getattr(self, name)!r}")
         if not 0 < self.present_above < 1:
@@ -148,7 +154,6 @@ def grid_start(window_start: int, sign_of_life_start: int) -> int:
     return day - day % 7  # a Monday
 
 
-AS_OF_WINDOW = 700 // pm.STEP_DAYS  # steps (100 weeks) before an earlier as-of date read again with the data up to it
 
 
 def _write_runs(con: Any, table: str, runs: list[dict[str, np.ndarray]],
@@ -199,7 +204,7 @@ def _decode_chunk(con: Any, grid: pm.Grid, params: pm.ModelParameters,
         sampled = _sampled_stays(persons, post.kept, doubt, settings, rng)
     for name, week in as_of_weeks.items():
         then = probability[:week + 1].copy()
-        tail = pm.presence_as_of(post.kept, week, AS_OF_WINDOW)
+        tail = pm.presence_as_of(post.kept, week, settings.as_of_window_days // pm.STEP_DAYS)
         then[week + 1 - tail.shape[0]:] = tail
         runs[name] = stays_from_weeks(persons, then, settings.present_above,
                                       np.minimum(persons.last_week, week))
@@ -217,7 +222,7 @@ def decode(con: Any, grid: pm.Grid, params: pm.ModelParameters, settings: Presen
            as_of_weeks: dict[str, int] | None = None) -> dict[str, Any]:
     """Table ``presence_weeks`` for every person, and ``presence_weeks_<name>`` for each
     earlier as-of week (the posterior given the evidence up to then: a backward pass from
-    that week over the filtered probabilities, for the ``AS_OF_WINDOW`` weeks before it;
+    that week over the filtered probabilities, for ``settings.as_of_window_days`` before it;
     earlier weeks as read with all the data); ``presence_weeks_held_out`` and
     ``presence_paths_held_out`` for the persons decoded again without their crossings.
     ``settings.workers`` chunks are decoded at once. Returns counts for the log."""

@@ -49,6 +49,8 @@ class PopulationSizeSettings:
     level: float = 0.95  # of the profile-likelihood intervals
     list_window_days: int = 183  # a survey interview or sign of life this near lists a person
     min_listed: int = 30  # a group with fewer listed persons gets no estimate of its own
+    # every model is tried up to this many lists, stepwise beyond (2^(k(k-1)/2) models)
+    exhaustive_lists: int = ps.EXHAUSTIVE_LISTS
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
@@ -59,6 +61,8 @@ class PopulationSizeSettings:
             raise ValueError(f"level must be one of {sorted(ps.LEVELS)}, got {self.level!r}")
         if not 1 <= int(self.list_window_days) <= 366:
             raise ValueError(f"list_window_days must be 1 to 366, got {self.list_window_days!r}")
+        if not 2 <= self.exhaustive_lists <= 6:
+            raise ValueError(f"exhaustive_lists must be 2 to 6, got {self.exhaustive_lists!r}")
         if not isinstance(self.min_listed, int) or self.min_listed < 1:
             raise ValueError(f"min_listed must be a whole number of at least 1, got "
                              f"{self.min_listed!r}")
@@ -296,7 +300,8 @@ def _band(table: pd.DataFrame, lists: list[str], fit: ps.Fit, split: float,
 def estimate_group(frame: pd.DataFrame, lists: list[str], criterion: str = "bic",
                    level: float = 0.95, split: float = 0.0, false_joins: float = 0.0,
                    weight: str | None = None,
-                   min_listed: int = PopulationSizeSettings.min_listed) -> dict[str, Any] | None:
+                   min_listed: int = PopulationSizeSettings.min_listed,
+                   exhaustive_lists: int = ps.EXHAUSTIVE_LISTS) -> dict[str, Any] | None:
     """The multiple-systems estimate of one group of persons (``frame``: a 0/1 column per
     list), on the lists somebody in it is on; ``None`` with fewer than ``min_listed``
     listed or no model whose estimate exists. ``split`` and ``false_joins``: the group's
@@ -307,7 +312,8 @@ def estimate_group(frame: pd.DataFrame, lists: list[str], criterion: str = "bic"
     if table is None or table["count"].sum() < min_listed:
         return None
     try:
-        result = ps.estimate_population(table, used, criterion=criterion, level=level)
+        result = ps.estimate_population(table, used, criterion=criterion, level=level,
+                                        exhaustive_lists=exhaustive_lists)
     except ValueError:
         return None
     fit = result.fit
@@ -372,7 +378,8 @@ def population_size(con: Any, typed: dict[str, str], census_day: str | None, cou
             share = int(part["n"].sum()) / residents
             fit = estimate_group(part, lists, criterion, level, split * share,
                                  false_joins * share, weight="n",
-                                 min_listed=settings.min_listed)
+                                 min_listed=settings.min_listed,
+                                 exhaustive_lists=settings.exhaustive_lists)
             rows.append({column: group, **(fit or {"in_scope_persons": int(part["n"].sum()),
                                                    "estimate": None})})
         by[column] = rows
@@ -391,6 +398,7 @@ def population_size(con: Any, typed: dict[str, str], census_day: str | None, cou
             "lists": lists, "in_scope_persons": residents,
             "estimate": headline,
             "unstratified": estimate_group(frame, lists, criterion, level, split, false_joins,
-                                           weight="n", min_listed=settings.min_listed),
+                                           weight="n", min_listed=settings.min_listed,
+                                           exhaustive_lists=settings.exhaustive_lists),
             "by_citizenship_group": by["citizenship_group"], "by_sex": by["sex"],
             "by_age_group": by["age_group"], "dual_system": dual}

@@ -140,3 +140,9 @@ def test_every_wrong_value_is_refused_by_key_and_value(tmp_path, section, key, v
     with pytest.raises(ConfigError) as refused:
         load_config(path, tmp_path)
     assert key in str(refused.value) and value.strip('"') in str(refused.value)
+
+
+def test_evaluate_refuses_a_negative_tolerance(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["evaluate", str(tmp_path), "--truth", str(tmp_path), "--tolerance-days", "-1"])
+    assert stopped.value.code == 2 and "--tolerance-days" in capsys.readouterr().err
