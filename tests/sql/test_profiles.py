@@ -48,8 +48,12 @@ def test_a_record_id_holding_the_separator_stays_whole():
                   .fetchall()) == [("activity", "2020|17"), ("census", "c|1")]
 
 
-def test_values_holding_the_separator_never_make_two_identities_one():
-    # a person_key is the user's: whatever characters it holds, two keys are two identities
+def test_identities_differing_only_in_their_key_are_two_profiles():
+    # a person_key is the user's, whatever characters it holds: one with the separator of
+    # other keys and one without are two identities, and so are two keys otherwise alike
     profile = _profiles([("activity", "1", {**NAMES, "person_key": "K|"}),
-                         ("activity", "2", {**NAMES, "person_key": "K"})])
-    assert profile["activity|1"] != profile["activity|2"]
+                         ("activity", "2", {**NAMES, "person_key": "K"}),
+                         ("activity", "3", {**NAMES, "person_key": "L"}),
+                         ("activity", "4", {**NAMES, "person_key": "L"})])
+    assert len({profile["activity|1"], profile["activity|2"], profile["activity|3"]}) == 3
+    assert profile["activity|3"] == profile["activity|4"]
