@@ -23,6 +23,9 @@ from schemas.errors import StageError, resource_error
 log = logging.getLogger("miglink")
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MADE = re.compile(r"^\s*(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:TABLE|VIEW)"
+                   r"\s+(?:IF\s+NOT\s+EXISTS\s+)?|INSERT\s+(?:OR\s+REPLACE\s+)?INTO\s+"
+                   r"|DROP\s+(?:TABLE|VIEW)\s+(?:IF\s+EXISTS\s+)?)\"?(\w+)", re.IGNORECASE)
 EPOCH = dt.date(1970, 1, 1)
 
 
@@ -80,8 +83,19 @@ def _guarded(con: Any, stage: str, sql: str, read: Callable[[Any], Any] | None,
         value = read(result) if read is not None and result is not None else None
     except Exception as error:  # backend errors are re-raised with the stage name
         raise resource_error(stage, error) or StageError(stage, error) from error
-    log.debug("stage %s: %.2f s", stage, time.perf_counter() - started)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("stage %s: %s %.2f s", stage, statement_name(sql), time.perf_counter() - started)
     return value
+
+
+def statement_name(sql: str) -> str:
+    """What a statement makes, for the log: the table or view it creates, fills or drops
+    (a name of ours, never data), else its first keyword."""
+    made = _MADE.match(sql)
+    if made:
+        return made.group(1)
+    words = sql.split(None, 1)
+    return words[0].upper() if words else ""
 
 
 def run_stage(con: Any, stage: str, sql: str, parameters: Sequence[Any] | None = None) -> None:
