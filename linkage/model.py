@@ -8,6 +8,7 @@ creators, so the SQL follows the backend's dialect.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -322,6 +323,26 @@ def blocking_sql(index: int, rule: BlockingRule, duplicate_free: tuple[str, ...]
     return " AND ".join(parts)
 
 
+def prediction_rules(blocking: list[BlockingRule], duplicate_free: tuple[str, ...] = ()
+                     ) -> list[tuple[int, str]]:
+    """The rules Splink blocks on, as (index of the rule in ``blocking``, SQL), the same
+    pairs as ``blocking_sql``'s. A rule for pairs one side of which lacks a column joins the
+    lacking side's key (``block_{i}_lacking``, set only where the column is missing) to
+    everyone's, once each way round: an equal-key join on ``block_{i}`` alone would compare
+    every two profiles of a key to keep the few pairs with a side lacking it (and blocks of
+    a name and a birth year grow with the population)."""
+    out = []
+    for i, rule in enumerate(blocking):
+        if not rule.side_lacking:
+            out.append((i, blocking_sql(i, rule, duplicate_free)))
+            continue
+        rest = blocking_sql(i, dataclasses.replace(rule, side_lacking=None), duplicate_free)
+        rest = rest.removeprefix(f'l."block_{i}" = r."block_{i}"')
+        out += [(i, f'l."block_{i}_lacking" = r."block_{i}"{rest}'),
+                (i, f'l."block_{i}" = r."block_{i}_lacking"{rest}')]
+    return out
+
+
 def usable_blocking(available: set[str]) -> list[BlockingRule]:
     """The prediction blocking rules whose columns all hold data (without locality, the rules
     on names alone pair every profile lacking birth year)."""
@@ -355,10 +376,13 @@ def usable(rules: tuple, available: set[str]) -> list:
     return [rule for needs, rule in rules if set(needs) <= available]
 
 
-def training_rules(available: set[str]) -> list:
-    rules = usable(TRAINING_BLOCKING, available)
+def training_rules(available: set[str]) -> list[tuple[tuple[str, ...], Any]]:
+    """The EM sessions whose columns hold data: (the columns its pairs agree on, its
+    blocking rule)."""
+    rules = [(needs, rule) for needs, rule in TRAINING_BLOCKING if set(needs) <= available]
     if "person_key" not in available:
-        rules += usable((TRAINING_FALLBACK, TRAINING_FALLBACK_ENCODED), available)[:1]
+        rules += [(needs, rule) for needs, rule in (TRAINING_FALLBACK, TRAINING_FALLBACK_ENCODED)
+                  if set(needs) <= available][:1]
     return rules
 
 
@@ -383,8 +407,8 @@ def settings(available: set[str], blocking: list[BlockingRule],
         link_type="dedupe_only",
         comparisons=comparisons,
         blocking_rules_to_generate_predictions=[
-            {"blocking_rule": blocking_sql(i, rule, duplicate_free), "sql_dialect": "duckdb"}
-            for i, rule in enumerate(blocking)],
+            {"blocking_rule": sql, "sql_dialect": "duckdb"}
+            for _, sql in prediction_rules(blocking, duplicate_free)],
         retain_intermediate_calculation_columns=True,  # per-comparison weights (mw_*)
         retain_matching_columns=False,
         unique_id_column_name="unique_id",

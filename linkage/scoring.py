@@ -8,6 +8,7 @@ import itertools
 import json
 import logging
 import math
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -182,6 +183,10 @@ def score_pairs(con: Any, linker: Linker, blocking: list[model.BlockingRule],
     if not done:  # a fresh start (or a stop before the first chunk was noted)
         run_stage(con, "score pairs", "DROP TABLE IF EXISTS scored_pairs")
     log.info("linkage: scoring at most %d blocked pairs in %d chunk(s)", bound, parts * parts)
+    # Splink numbers its own rules (``match_key``): two of them may stand for one of ours
+    of_rule = "CASE CAST(match_key AS INTEGER) " + " ".join(
+        f"WHEN {j} THEN {i}" for j, (i, _) in enumerate(model.prediction_rules(blocking))) \
+        + " END" if blocking else "CAST(match_key AS INTEGER)"
     with Progress("score pairs", parts * parts, done=len(done)) as progress:
         for left, right in itertools.product(range(1, parts + 1), repeat=2):
             if (left, right) in done:
@@ -195,7 +200,7 @@ def score_pairs(con: Any, linker: Linker, blocking: list[model.BlockingRule],
             weight = f"round(match_weight, {WEIGHT_DECIMALS})"
             select = f"""SELECT unique_id_l, unique_id_r, {weight} AS match_weight,
                                 {probability_of_weight(weight)} AS match_probability,
-                                CAST(match_key AS INTEGER) AS blocking_rule,
+                                {of_rule} AS blocking_rule,
                                 round(COLUMNS('^mw_'), {WEIGHT_DECIMALS})
                          FROM {relation}"""
             exists = bool(db.value(con, "score pairs",
@@ -248,9 +253,35 @@ def register_identity_frequencies(con: Any, scorer: Scorer, linker: Linker,
                                                                column)
 
 
+PROBE_PAIRS = 2e6  # pairs Splink blocks to estimate how many an EM session has
+
+
+def training_pairs_sql(columns: tuple[str, ...]) -> str:
+    """SQL: the pairs of profiles agreeing on every one of ``columns`` (an EM session's)."""
+    present = " AND ".join(f'"{c}" IS NOT NULL' for c in columns)
+    keys = ", ".join(f'"{c}"' for c in columns)
+    return (f"SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) AS n "
+            f"FROM profiles WHERE {present} GROUP BY {keys})")
+
+
+def em_sample(pairs: float | None, max_pairs: float) -> dict[str, Any]:
+    """How an EM session samples: every pair when they are at most ``max_pairs``; else
+    about ``max_pairs`` of them, Splink estimating their number from a sample of records
+    that blocks about ``PROBE_PAIRS`` pairs (not from all of them)."""
+    if not pairs or pairs <= max_pairs:
+        return {}
+    return {"max_pairs": max_pairs,
+            "record_sample_proportion": min(1.0, math.sqrt(PROBE_PAIRS / pairs))}
+
+
 def _train(con: Any, linker: Linker, settings: LinkageSettings, non_null: set[str],
            n_profiles: int) -> dict[str, Any]:
     """Fit the model without labels: the prior, u by random sampling, m by EM."""
+    started = time.perf_counter()
+
+    def done(what: str) -> None:
+        log.info("linkage: %s (%.0f s)", what, time.perf_counter() - started)
+
     rules = model.usable(model.DETERMINISTIC_RULES, non_null)[:2]
     if rules:
         linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
@@ -258,16 +289,20 @@ def _train(con: Any, linker: Linker, settings: LinkageSettings, non_null: set[st
     if not 0 < settings_obj._probability_two_random_records_match < 1:
         # no deterministic matches (a duplicate-free single source): one match per profile
         settings_obj._probability_two_random_records_match = 1 / max(2, n_profiles)
+    done("prior of a match estimated")
     linker.training.estimate_u_using_random_sampling(max_pairs=settings.u_max_pairs,
                                                      seed=settings.seed)
-    for rule in model.training_rules(non_null):
+    done("u estimated by random sampling")
+    for columns, rule in model.training_rules(non_null):
+        pairs = db.value(con, "linkage model", training_pairs_sql(columns))
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, max_pairs=settings.em_max_pairs, record_sample_proportion=1.0)
+                rule, **em_sample(pairs, settings.em_max_pairs))
         except (EMTrainingException, ValueError) as error:
             # too few or degenerate pairs (e.g. one duplicate-free source): the other
             # sessions still train, and regularise_m fills what none could estimate
             log.warning("linkage: an EM session was skipped: %s", str(error).split(".")[0])
+        done(f"EM on pairs agreeing on {' + '.join(columns)} ({int(pairs or 0):,} pairs)")
     trained = regularise_m(linker.misc.save_model_to_json(out_path=None, overwrite=True),
                            unseen_m=min(settings.unseen_level_m, 1 / max(n_profiles, 1)))
     trained = deduct_matches_from_u(trained, floor=0.5 / settings.u_max_pairs)
@@ -303,6 +338,9 @@ def block_keys(con: Any, rules: list[model.BlockingRule], max_block: int) -> Non
         else:  # pairs with a side lacking the column: capped at the same number of pairs
             fits = f"size_{i}.lacking * size_{i}.n <= {int(max_block) ** 2 // 2}"
         keys.append(f"CASE WHEN {fits} THEN key_{i} END AS block_{i}")
+        if lacking is not None:  # the lacking side's key (``model.prediction_rules``)
+            keys.append(f'CASE WHEN {fits} AND "{lacking}" IS NULL THEN key_{i} END '
+                        f"AS block_{i}_lacking")
         described.append(f"SELECT {i} AS blocking_rule, {db.literal(rule.label)} AS rule")
     if not keys:  # too few profiles to need blocking: every pair is compared
         create_table(con, "blocking keys", "blocking_rules",
