@@ -72,28 +72,36 @@ def load_raw(con: Any, source: SourceFile) -> str:
     """Load a file as text columns into table ``raw_<source>`` with a 1-based ``__row``."""
     table = f"raw_{source.source}"
     path = _string(str(source.path))
-    if source.path.suffix == ".csv":
-        reader = _csv_reader(source.path)
-    else:
-        reader = f"read_parquet({path})"
-    run_stage(con, "validate",
-              f"CREATE OR REPLACE TEMP TABLE __load AS SELECT * FROM {reader}")
-    described = db.rows(con, "validate", "DESCRIBE __load")
+    if source.path.suffix == ".csv":  # read once into a table: its rowid is the line
+        run_stage(con, "validate", "CREATE OR REPLACE TEMP TABLE __load AS "
+                                   f"SELECT * FROM {_csv_reader(source.path)}")
+        loaded, row = "__load", "rowid"
+        described = db.rows(con, "validate", "DESCRIBE __load")
+    else:  # read where it lies: Parquet numbers its rows
+        described = db.rows(con, "validate", f"DESCRIBE SELECT * FROM read_parquet({path})")
+        loaded = f"read_parquet({path}, file_row_number = true)"
+        row = "file_row_number"
+        if any(name == row for name, *_ in described):  # the file's own column of that name
+            run_stage(con, "validate", "CREATE OR REPLACE TEMP TABLE __load AS "
+                                       f"SELECT * FROM read_parquet({path})")
+            loaded, row = "__load", "rowid"
     rename = {actual: canonical for canonical, actual in source.columns.items()}
     spec = SOURCES.get(source.source)
 
     def column(name: str, sql_type: str) -> str:
         wanted = spec.column(rename.get(name, name)) if spec else None
         if wanted is not None and _holds_type(wanted, sql_type):
-            return _quote(name)  # already of the contract's type: nothing to parse
+            # already of the contract's type: nothing to parse (integers widened to its type)
+            return (_quote(name) if sql_type == _sql_type(wanted)
+                    else f"CAST({_quote(name)} AS {_sql_type(wanted)})")
         return _as_text(name, sql_type)
 
     select = ", ".join(f"{column(n, t)} AS {_quote(rename.get(n, n))}"
                        for n, t, *_ in described)
     run_stage(con, "validate",
-              f"CREATE OR REPLACE TABLE {table} AS "
-        f"SELECT rowid + 1 AS __row, {select} FROM __load")
-    run_stage(con, "validate", "DROP TABLE __load")
+              f"CREATE OR REPLACE TABLE {table} AS SELECT {row} + 1 AS __row, {select} "
+              f"FROM {loaded}")
+    run_stage(con, "validate", "DROP TABLE IF EXISTS __load")
     return table
 
 
@@ -331,9 +339,21 @@ def _sql_type(column: Column) -> str:
 
 
 def type_source(con: Any, spec: SourceSpec, raw_table: str) -> str:
-    """Typed table ``src_<source>``: every contract column (null where absent), extras kept."""
-    present = [r[0] for r in db.rows(con, "validate", f"DESCRIBE {raw_table}")]
+    """Typed table ``src_<source>``: every contract column (null where absent), extras kept.
+    A loaded table whose columns all hold their contract's type already (a typed Parquet
+    file) becomes it without a copy: renamed, the absent columns added."""
+    loaded = {r[0]: r[1] for r in db.rows(con, "validate", f"DESCRIBE {raw_table}")}
+    present = list(loaded)
     canonical = {c.name for c in spec.columns}
+    table = f"src_{spec.name}"
+    if all(loaded[c.name] == _sql_type(c) for c in spec.columns if c.name in loaded):
+        run_stage(con, "validate", f"DROP TABLE IF EXISTS {table}")
+        run_stage(con, "validate", f"ALTER TABLE {raw_table} RENAME TO {table}")
+        for column in spec.columns:
+            if column.name not in loaded:
+                run_stage(con, "validate", f"ALTER TABLE {table} ADD COLUMN "
+                                           f"{_quote(column.name)} {_sql_type(column)}")
+        return table
     parts = ["__row"]
     for column in spec.columns:
         if column.name in present:
@@ -342,7 +362,6 @@ def type_source(con: Any, spec: SourceSpec, raw_table: str) -> str:
         else:
             parts.append(f"CAST(NULL AS {_sql_type(column)}) AS {_quote(column.name)}")
     parts += [_quote(n) for n in present if n not in canonical and n != "__row"]
-    table = f"src_{spec.name}"
     run_stage(con, "validate",
               f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(parts)} FROM {raw_table}")
     run_stage(con, "validate", f"DROP TABLE {raw_table}")
