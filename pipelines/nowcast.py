@@ -76,8 +76,7 @@ def events_as_of(con: Any, config: RunConfig, country: str, as_of: int, name: st
     """Table ``events_<name>``: every rule's events as the data up to ``as_of`` show them,
     from the presence the model read as of then (``presence_<name>``)."""
     presence_stage.build_observed(con, country, as_of, presence_table=f"presence_{name}",
-                                  table=f"observed_{name}",
-                                  min_evidence_days=config.presence.min_evidence_days)
+                                  table=f"observed_{name}")
     create_events(con, f"events_{name}", config.rules, config.rule_parameters,
                   presence_table=f"presence_{name}", observed_table=f"observed_{name}")
     return f"events_{name}"

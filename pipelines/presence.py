@@ -126,11 +126,14 @@ def _days(col: str) -> str:
     return _DAYS.format(col=col)
 
 
-def build_evidence(con: Any, typed: dict[str, str], expiry_days: int = EXPIRY_DAYS) -> None:
+def build_evidence(con: Any, typed: dict[str, str], expiry_days: int = EXPIRY_DAYS,
+                   min_evidence_days: int = MIN_EVIDENCE_DAYS) -> None:
     """Tables ``evidence_point``, ``evidence_break``, ``cover_spell`` keyed by person_id: the
     evidence as dated facts, for who is observed at all (``build_observed``), the first
     evidence of each person, the register figures and ``miglink explain``. A registration
-    ending ``expiry_days`` at most from a permit's expiry ended with it (no break)."""
+    ending ``expiry_days`` at most from a permit's expiry ended with it (no break). And
+    ``evidence_reach``: per person, the day from which they are observed at all (evidence on
+    ``min_evidence_days`` distinct days, or a registration begun) and their death's day."""
     for table, sql, cols, keep in (
         ("cover_spell", cover_spells_sql(typed),
          f"{_days('e.spell_start')} AS spell_start, {_days('e.spell_end')} AS spell_end, "
@@ -153,29 +156,46 @@ def build_evidence(con: Any, typed: dict[str, str], expiry_days: int = EXPIRY_DA
         FROM """ + _PERMITS + """
         WHERE abs(spell_start - reach) <= {expiry_days}""",
         open_end=OPEN_END, expiry_days=int(expiry_days)))
+    build_evidence_reach(con, min_evidence_days)
+
+
+def build_evidence_reach(con: Any, min_evidence_days: int = MIN_EVIDENCE_DAYS) -> None:
+    """Table ``evidence_reach`` (of ``build_evidence``): per person the day from which they
+    are observed (``observed_from``) and the day of their death (else null). One record
+    establishes neither a 12-month stay nor a departure: a person is observed from the
+    ``min_evidence_days``-th distinct day of their evidence, or their first registration."""
+    create_table(con, "evidence", "evidence_reach", render("""
+        WITH days AS (
+            SELECT person_id, day,
+                   row_number() OVER (PARTITION BY person_id ORDER BY day) AS nth
+            FROM (SELECT DISTINCT person_id, day FROM evidence_point)),
+        reached AS (
+            SELECT person_id, day FROM days WHERE nth = {min_evidence_days}
+            UNION ALL SELECT person_id, min(spell_start) FROM cover_spell GROUP BY person_id),
+        death AS (SELECT person_id, min(day) AS death_day FROM evidence_break
+                  WHERE kind = 'death' GROUP BY person_id)
+        SELECT r.person_id, min(r.day) AS observed_from, any_value(d.death_day) AS death_day
+        FROM reached AS r LEFT JOIN death AS d USING (person_id)
+        WHERE r.day IS NOT NULL GROUP BY r.person_id""",
+        min_evidence_days=int(min_evidence_days)))
 
 
 OPEN_END = 10**7  # a day number beyond any date
 
 
 def build_observed(con: Any, country: str, as_of: int, presence_table: str = "presence",
-                   table: str = "observed", min_evidence_days: int = MIN_EVIDENCE_DAYS) -> None:
+                   table: str = "observed") -> None:
     """Table ``observed``: initial status and end of observation per person.
 
-    Only persons with evidence on at least two days, or a registration, are observed: a
-    single record (most often one that failed to link) can show neither a 12-month stay nor a
-    departure. Resident at start: born in the country (country of birth, or a first stay that starts
+    Only persons with evidence on at least two days (``min_evidence_days`` of
+    ``build_evidence``), or a registration, by ``as_of`` are observed: a single record (most
+    often one that failed to link) can show neither a 12-month stay nor a departure.
+    Resident at start: born in the country (country of birth, or a first stay that starts
     within a month of the birth date). Observation ends at the as-of date or at death.
     """
     create_table(con, "observed", table, render("""
         WITH first_stay AS (SELECT person_id, MIN(arrival) AS first_arrival
-                            FROM {presence_table} GROUP BY person_id),
-             enough AS (   -- one record establishes neither a 12-month stay nor a departure
-                SELECT person_id FROM evidence_point WHERE day <= {as_of} GROUP BY person_id
-                HAVING count(DISTINCT day) >= {min_evidence_days}
-                UNION SELECT person_id FROM cover_spell WHERE spell_start <= {as_of}),
-             death AS (SELECT person_id, MIN(day) AS death_day FROM evidence_break
-                       WHERE kind = 'death' AND day <= {as_of} GROUP BY person_id)
+                            FROM {presence_table} GROUP BY person_id)
         SELECT p.person_id,
                COALESCE(p.country_of_birth = {country}, FALSE)
                  OR (p.birth_date IS NOT NULL AND f.first_arrival
@@ -185,9 +205,10 @@ def build_observed(con: Any, country: str, as_of: int, presence_table: str = "pr
                d.death_day IS NULL AS alive
         FROM persons AS p
         JOIN first_stay AS f ON f.person_id = p.person_id
-        LEFT JOIN death AS d ON d.person_id = p.person_id
-        WHERE p.person_id IN (SELECT person_id FROM enough)""", country=country, as_of=as_of,
-        presence_table=presence_table, min_evidence_days=min_evidence_days))
+        JOIN (SELECT person_id, CASE WHEN death_day <= {as_of} THEN death_day END AS death_day
+              FROM evidence_reach WHERE observed_from <= {as_of}) AS d
+          ON d.person_id = p.person_id""", country=country, as_of=as_of,
+        presence_table=presence_table))
 
 
 def build_initial_status(con: Any, window_start: int) -> None:

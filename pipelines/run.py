@@ -274,14 +274,14 @@ def _stages(con: Any, data_dir: Path, work: Path, config: RunConfig, clock: Stag
     model_file = work / "presence_model.json"
 
     def presence() -> dict[str, int]:
-        presence_stage.build_evidence(con, typed, config.presence.expiry_days)
+        presence_stage.build_evidence(con, typed, config.presence.expiry_days,
+                                      config.presence.min_evidence_days)
         fitted = presence_fit.build_presence(
             con, typed, country, T,
             presence_fit.grid_start(day_number(window_start), sol_day), config.presence,
             earlier=nowcast.as_of_dates(T, config.rule_parameters.tw, sol_day, config.nowcast))
         model_file.write_text(json.dumps(fitted.to_json(), indent=1))
-        presence_stage.build_observed(con, country, T,
-                                      min_evidence_days=config.presence.min_evidence_days)
+        presence_stage.build_observed(con, country, T)
         presence_stage.build_initial_status(con, day_number(window_start))
         return {"stays": db.count(con, "presence", "presence")}
 
