@@ -454,28 +454,31 @@ def sample_paths(kept: Filtered, samples: int, rng: np.random.Generator) -> np.n
     """Draw ``samples`` state paths per person from the posterior (forward filtering,
     backward sampling): (K, samples, N) states.
 
-    Each week the distribution of the state given the next one is worked out once for
-    each of the S next states (S x S per person, not S per path: there are more paths
-    than states), and every path picks its row."""
+    Each week the cumulative weight of each previous state given each next one is worked out
+    once (S x S per person, not S per path: there are more paths than states), laid out
+    (previous, next, person) so that every sum runs along the persons, and every path picks
+    its column."""
     k, _, n = kept.alpha.shape
     paths = np.empty((k, samples, n), dtype=np.uint8)
     state = _draw(np.broadcast_to(kept.alpha[-1][:, None, :], (S, samples, n)), rng)
     paths[-1] = state
     into_present = (np.arange(S) < P)[:, None]  # the kind of move into each next state
-    stay_to = kept.a_stay.T[:, None, :]  # (next, 1, previous)
-    move_to = kept.a_move.T[:, None, :]
+    stay = kept.a_stay[:, :, None]  # (previous, next, 1)
+    move = kept.a_move[:, :, None]
     rows_of = np.arange(n)[None, :]
+    weight = np.empty((S, S, n), dtype=np.float32)
+    scratch = np.empty_like(weight)
     for t in range(k - 2, -1, -1):
         f_move = np.where(into_present, kept.f_arrive[t + 1][None, :],
                           kept.f_depart[t + 1][None, :])  # (next, N)
-        weight = stay_to * kept.f_stay[t + 1][None, :, None] + move_to * f_move[:, :, None]
-        weight *= kept.alpha[t].T[None, :, :]  # (next, N, previous)
-        cumulative = np.cumsum(weight, axis=2)
-        with np.errstate(divide="ignore", invalid="ignore"):  # next states no path is in
-            cumulative /= cumulative[:, :, -1:]
-        given = cumulative.reshape(S * n, S)[state.astype(np.intp) * n + rows_of]  # (M, N, S)
-        u = rng.random(state.shape, dtype=np.float32)
-        state = np.minimum((given < u[..., None]).sum(-1), S - 1).astype(np.uint8)
+        np.multiply(stay, kept.f_stay[t + 1][None, None, :], out=weight)
+        weight += np.multiply(move, f_move[None, :, :], out=scratch)
+        weight *= kept.alpha[t][:, None, :]
+        np.cumsum(weight, axis=0, out=weight)
+        given = np.take(weight.reshape(S, S * n), state.astype(np.intp) * n + rows_of,
+                        axis=1)  # (previous, M, N): each path's column
+        u = rng.random(state.shape, dtype=np.float32) * given[-1]
+        state = np.minimum(np.add.reduce(given < u, axis=0, dtype=np.uint8), S - 1)
         paths[t] = state
     return paths
 
