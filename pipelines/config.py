@@ -24,7 +24,7 @@ threshold = 0.9            # match probability at which two identity profiles ar
 seed = 42
 
 [engine]                   # what the database may use (defaults from the machine)
-memory_limit = "10GB"      # else memory_share (0.45) of the machine's memory
+memory_limit = "10GB"      # else memory_share (0.4) of the machine's memory
 threads = 2                # else every core
 temp_directory = "/scratch/miglink"  # spill; else inside the run's work folder
 max_temp_directory_size = "40GB"     # else disk_share (0.8) of the disk free there

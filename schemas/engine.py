@@ -58,7 +58,7 @@ class EngineSettings:
     """``[engine]``: where and with what the database works."""
 
     memory_limit: str | None = None  # default: memory_share of the machine's memory
-    memory_share: float = 0.45  # the rest is for the presence model's arrays and the system
+    memory_share: float = 0.4  # the rest is for the presence model's arrays and the system
     threads: int | None = None  # default: every core this process may use
     temp_directory: str | None = None  # default: a spill folder inside the run's work folder
     max_temp_directory_size: str | None = None  # default: disk_share of the disk free there
@@ -167,6 +167,9 @@ def resolve(settings: EngineSettings, work: Path) -> Resources:
                      max_temp_directory_size=temp_cap, disk_free=free)
 
 
+STAGE_LOG_LIMIT = "1TB"  # DuckDB checkpoints on its own only past this much write-ahead log
+
+
 def apply(con: Any, resources: Resources) -> None:
     """Bound a DuckDB connection to ``resources`` and log what it got."""
     resources.temp_directory.mkdir(parents=True, exist_ok=True)
@@ -178,6 +181,10 @@ def apply(con: Any, resources: Resources) -> None:
     run_stage(con, "engine",
               f"SET max_temp_directory_size = "
                 f"'{resources.max_temp_directory_size // 1024 ** 2}MiB'")
+    # the run checkpoints after every stage (what a resumed run starts from); DuckDB's own
+    # checkpoints every 16 MiB of log wrote each intermediate table to the database file
+    # again and again within a stage (bench/RESULTS.md, scale)
+    run_stage(con, "engine", f"SET checkpoint_threshold = '{STAGE_LOG_LIMIT}'")
     log.info("engine: duckdb, memory limit %s of %s, %d threads, spill up to %s (%s free)",
              shown_size(resources.memory_limit), shown_size(resources.machine_memory),
              resources.threads, shown_size(resources.max_temp_directory_size),
