@@ -8,7 +8,6 @@ creators, so the SQL follows the backend's dialect.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -309,18 +308,21 @@ PREDICTION_BLOCKING: tuple[BlockingRule, ...] = (
 )
 
 
-def blocking_sql(index: int, rule: BlockingRule, duplicate_free: tuple[str, ...] = ()) -> str:
-    """The SQL of prediction blocking rule ``index`` on its capped key ``block_{index}``;
-    two records of one duplicate-free source are never paired (they cannot be one person)."""
-    parts = [f'l."block_{index}" = r."block_{index}"']
-    if rule.side_lacking:
-        parts.append(a_side_without(rule.side_lacking))
-    if rule.condition:
-        parts.append(f"({rule.condition})")
+def _pair_conditions(rule: BlockingRule, duplicate_free: tuple[str, ...]) -> list[str]:
+    """What a pair of one key must also meet: the rule's condition, and never two records of
+    one duplicate-free source (they cannot be one person)."""
+    parts = [f"({rule.condition})"] if rule.condition else []
     if duplicate_free:
         free = ", ".join(f"'{source}'" for source in duplicate_free)
         parts.append(f'NOT (l."source" = r."source" AND l."source" IN ({free}))')
-    return " AND ".join(parts)
+    return parts
+
+
+def blocking_sql(index: int, rule: BlockingRule, duplicate_free: tuple[str, ...] = ()) -> str:
+    """The SQL of prediction blocking rule ``index`` on its capped key ``block_{index}``."""
+    key = [f'l."block_{index}" = r."block_{index}"']
+    lacking = [a_side_without(rule.side_lacking)] if rule.side_lacking else []
+    return " AND ".join(key + lacking + _pair_conditions(rule, duplicate_free))
 
 
 def prediction_rules(blocking: list[BlockingRule], duplicate_free: tuple[str, ...] = ()
@@ -336,10 +338,10 @@ def prediction_rules(blocking: list[BlockingRule], duplicate_free: tuple[str, ..
         if not rule.side_lacking:
             out.append((i, blocking_sql(i, rule, duplicate_free)))
             continue
-        rest = blocking_sql(i, dataclasses.replace(rule, side_lacking=None), duplicate_free)
-        rest = rest.removeprefix(f'l."block_{i}" = r."block_{i}"')
-        out += [(i, f'l."block_{i}_lacking" = r."block_{i}"{rest}'),
-                (i, f'l."block_{i}" = r."block_{i}_lacking"{rest}')]
+        rest = _pair_conditions(rule, duplicate_free)
+        for key in (f'l."block_{i}_lacking" = r."block_{i}"',
+                    f'l."block_{i}" = r."block_{i}_lacking"'):
+            out.append((i, " AND ".join([key, *rest])))
     return out
 
 
@@ -371,18 +373,22 @@ DETERMINISTIC_RULES = (
 )
 
 
+def _with_data(rules: tuple, available: set[str]) -> list:
+    """The (columns, rule) pairs whose columns all hold data."""
+    return [(needs, rule) for needs, rule in rules if set(needs) <= available]
+
+
 def usable(rules: tuple, available: set[str]) -> list:
     """The rules whose columns all hold data."""
-    return [rule for needs, rule in rules if set(needs) <= available]
+    return [rule for _, rule in _with_data(rules, available)]
 
 
 def training_rules(available: set[str]) -> list[tuple[tuple[str, ...], Any]]:
     """The EM sessions whose columns hold data: (the columns its pairs agree on, its
     blocking rule)."""
-    rules = [(needs, rule) for needs, rule in TRAINING_BLOCKING if set(needs) <= available]
+    rules = _with_data(TRAINING_BLOCKING, available)
     if "person_key" not in available:
-        rules += [(needs, rule) for needs, rule in (TRAINING_FALLBACK, TRAINING_FALLBACK_ENCODED)
-                  if set(needs) <= available][:1]
+        rules += _with_data((TRAINING_FALLBACK, TRAINING_FALLBACK_ENCODED), available)[:1]
     return rules
 
 
